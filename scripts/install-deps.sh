@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages smol needs to build and test. Idempotent.
+set -euo pipefail
+PKGS=(build-essential cmake ninja-build pkg-config
+      nlohmann-json3-dev libpcre2-dev libcli11-dev libfmt-dev
+      libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
