@@ -1,1 +1,52 @@
-int main() { return 0; }
+// smol: run, score and tokenize SmolLM2 models. Every failure ends in one line on stderr and
+// a non-zero exit status: 2 for a bad command line, 1 for everything else.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "smol/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"smol: run, serve and train SmolLM2 models"};
+  app.name("smol");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "smol 0.1.0");
+  std::vector<smol::cli::Command> commands = {
+      smol::cli::add_generate_command(app),
+      smol::cli::add_perplexity_command(app),
+      smol::cli::add_tokenize_command(app),
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "smol: error: %s (see smol --help)\n", e.what());
+    return 2;
+  }
+
+  for (const auto& command : commands) {
+    if (!command.app->parsed()) continue;
+    try {
+      return command.run();
+    } catch (const smol::Error& e) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "smol %s: error: %s\n", command.app->get_name().c_str(), e.what());
+      return 1;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "smol %s: error: out of memory\n", command.app->get_name().c_str());
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "smol %s: internal error: %s\n", command.app->get_name().c_str(), e.what());
+      return 1;
+    }
+  }
+  return 0;
+}

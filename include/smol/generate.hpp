@@ -1,0 +1,83 @@
+#pragma once
+// Turning a model and a tokenizer into text: the generation loop with streaming output, and
+// perplexity scoring.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smol/model.hpp"
+#include "smol/sampler.hpp"
+#include "smol/thread_pool.hpp"
+#include "smol/tokenizer.hpp"
+
+namespace smol {
+
+class ChatTemplate;
+
+// What a loaded model folder gives: weights, tokenizer and the threads to run them.
+class Engine {
+ public:
+  Engine(const std::filesystem::path& model_dir, int n_threads);
+  ~Engine();
+  const Model& model() const { return *model_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+  ThreadPool& pool() { return pool_; }
+  // The folder's chat template (tokenizer_config.json); throws smol::Error when it has none.
+  const ChatTemplate& chat_template() const;
+  const std::filesystem::path& model_dir() const { return model_dir_; }
+
+ private:
+  std::filesystem::path model_dir_;
+  std::unique_ptr<Model> model_;
+  Tokenizer tokenizer_;
+  ThreadPool pool_;
+  mutable std::unique_ptr<ChatTemplate> chat_template_;
+};
+
+struct GenerateOptions {
+  int max_new_tokens = 128;
+  SamplingParams sampling;
+  // Size of the KV cache; 0 means prompt + max_new_tokens, capped at the model's maximum.
+  int context = 0;
+  // Tokens ids that end generation (not printed); empty means the model's eos ids.
+  std::optional<std::vector<int32_t>> stop_ids;
+  int prefill_batch = 256;
+};
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // generated ids, without the stop token
+  std::string finish_reason;    // "stop" (stop token or callback) or "length"
+  int prompt_tokens = 0;
+  double prefill_seconds = 0.0;
+  double decode_seconds = 0.0;
+};
+
+// Receives text as soon as it is complete UTF-8; returns false to stop generating.
+using TextCallback = std::function<bool(std::string_view text)>;
+
+GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const GenerateOptions& options,
+                        const TextCallback& on_text);
+
+struct PerplexityResult {
+  int64_t tokens_scored = 0;
+  double nll_sum = 0.0;
+  double nll_mean() const { return tokens_scored ? nll_sum / tokens_scored : 0.0; }
+  double ppl() const;
+};
+
+// Scores every token after the first given the ones before it, with no BOS added. Texts
+// longer than `context` are cut into consecutive non-overlapping windows of `context`
+// tokens, each scored from its second token.
+PerplexityResult perplexity(const Model& model, ThreadPool& pool, std::span<const int32_t> tokens, int context,
+                            int batch = 256);
+
+// -log softmax(logits)[target], computed in double.
+double token_nll(std::span<const float> logits, int32_t target);
+
+}  // namespace smol

@@ -1,0 +1,90 @@
+#pragma once
+// The SmolLM2 (Llama) architecture: weights bound to a checkpoint's tensors and the forward
+// pass over a KV cache. Follows DESIGN.md § Numeric conventions.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "smol/kernels.hpp"
+#include "smol/model_config.hpp"
+#include "smol/safetensors.hpp"
+
+namespace smol {
+
+class ThreadPool;
+
+struct LayerWeights {
+  std::vector<float> attn_norm;  // widened once: tiny, and used every token
+  MatrixView q, k, v, o;
+  std::vector<float> mlp_norm;
+  MatrixView gate, up, down;
+};
+
+struct ModelWeights {
+  MatrixView embed;  // vocab x hidden
+  std::vector<LayerWeights> layers;
+  std::vector<float> final_norm;
+  MatrixView lm_head;  // the embedding itself when tie_word_embeddings
+};
+
+// Keys (after RoPE) and values of every layer for the positions seen so far, float32.
+class KvCache {
+ public:
+  KvCache(const ModelConfig& config, int capacity);
+  int capacity() const { return capacity_; }
+  int size() const { return size_; }
+  void clear() { size_ = 0; }
+  // Forgets everything from position `n` on (used to rewind a sequence).
+  void truncate(int n);
+  float* keys(int layer, int pos) { return data_.data() + offset(layer, pos, 0); }
+  float* values(int layer, int pos) { return data_.data() + offset(layer, pos, 1); }
+
+ private:
+  friend class Model;
+  size_t offset(int layer, int pos, int which) const {
+    return ((static_cast<size_t>(layer) * 2 + which) * capacity_ + pos) * kv_dim_;
+  }
+  int capacity_;
+  int kv_dim_;
+  int size_ = 0;
+  std::vector<float> data_;
+};
+
+// Activations for a batch of up to `max_tokens` tokens, allocated once and reused.
+struct ForwardBuffers {
+  ForwardBuffers(const ModelConfig& config, int max_tokens, int n_threads, int max_context);
+  int max_tokens;
+  std::vector<float> residual, normed, q, k, v, attn_out, proj, gate, up, logits, rope_cos, rope_sin;
+  std::vector<float> scores;  // one row of max_context per thread
+};
+
+enum class Logits { Last, All };
+
+class Model {
+ public:
+  // Loads a Hugging Face folder: config.json (+ generation_config.json), model.safetensors
+  // or a sharded index. Weights stay memory-mapped.
+  static std::unique_ptr<Model> load(const std::filesystem::path& folder);
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+
+  // Runs `tokens` at positions kv.size() ... and appends them to `kv`. Writes logits
+  // (vocab floats per row) to buf.logits: one row per token, or only the last token's.
+  // Throws smol::Error when the tokens would not fit the cache or the model's context.
+  void forward(std::span<const int32_t> tokens, KvCache& kv, ForwardBuffers& buf, ThreadPool& pool,
+               Logits which) const;
+
+ private:
+  Model(ModelConfig config, TensorStore store, const std::string& source);
+  void attention(int layer, int n_tokens, int start_pos, KvCache& kv, ForwardBuffers& buf,
+                 ThreadPool& pool) const;
+
+  ModelConfig config_;
+  TensorStore store_;
+  ModelWeights weights_;
+};
+
+}  // namespace smol

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds smol and runs the whole test suite (unit, fixture parity, CLI, sanitizer tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" --parallel "$(nproc)"
+ctest --test-dir "$BUILD" --output-on-failure --parallel "$(nproc)" "$@"

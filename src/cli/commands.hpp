@@ -1,0 +1,17 @@
+#pragma once
+// Each `smol CMD` registers its flags on the root CLI11 app and returns how to run it.
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace smol::cli {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command add_generate_command(CLI::App& root);
+Command add_perplexity_command(CLI::App& root);
+Command add_tokenize_command(CLI::App& root);
+
+}  // namespace smol::cli

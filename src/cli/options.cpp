@@ -1,0 +1,51 @@
+#include "cli/options.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "smol/error.hpp"
+
+namespace smol::cli {
+
+int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+void add_model_option(CLI::App& app, std::string& model) {
+  app.add_option("-m,--model", model, "Model: a Hugging Face model folder")->required();
+}
+
+std::filesystem::path resolve_model(const std::string& model) {
+  std::filesystem::path path(model);
+  if (std::filesystem::is_directory(path)) return path;
+  if (!std::filesystem::exists(path)) throw Error(model + ": model not found (expected a Hugging Face model folder)");
+  throw Error(model + ": not a model folder (expected a folder with config.json and model.safetensors)");
+}
+
+void add_threads_option(CLI::App& app, int& threads) {
+  threads = default_threads();
+  app.add_option("-t,--threads", threads, "Number of threads")->check(CLI::Range(1, 1024))->capture_default_str();
+}
+
+void add_sampling_options(CLI::App& app, SamplingParams& p) {
+  app.add_option("--temp", p.temperature, "Temperature; 0 is greedy")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--top-k", p.top_k, "Keep the K most likely tokens (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--top-p", p.top_p, "Nucleus sampling mass (1: off)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--min-p", p.min_p, "Drop tokens below P times the best one's probability (0: off)")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--repeat-penalty", p.repeat_penalty, "Penalty for repeated tokens (1: off)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--repeat-last-n", p.repeat_last_n, "Window of recent tokens for penalties (-1: all)")
+      ->check(CLI::Range(-1, 1 << 30))->capture_default_str();
+  app.add_option("--seed", p.seed, "Random seed (default: random, reported on stderr)");
+}
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path.string() + ": cannot open file");
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (in.bad()) throw Error(path.string() + ": read error");
+  return out.str();
+}
+
+}  // namespace smol::cli

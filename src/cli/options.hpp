@@ -1,0 +1,25 @@
+#pragma once
+// Flags shared by several commands, so that they mean the same thing everywhere.
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <string>
+
+#include "smol/sampler.hpp"
+
+namespace smol::cli {
+
+int default_threads();
+
+// -m MODEL: a Hugging Face model folder. Checked here so every command fails the same way.
+void add_model_option(CLI::App& app, std::string& model);
+std::filesystem::path resolve_model(const std::string& model);
+
+void add_threads_option(CLI::App& app, int& threads);
+
+// --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --seed
+void add_sampling_options(CLI::App& app, SamplingParams& params);
+
+// Reads a whole file as bytes; smol::Error naming the file when it can't.
+std::string read_text_file(const std::filesystem::path& path);
+
+}  // namespace smol::cli

@@ -1,0 +1,33 @@
+#include "smol/chat_template.hpp"
+#include "smol/error.hpp"
+#include "smol/generate.hpp"
+
+namespace smol {
+
+namespace {
+
+std::filesystem::path require_file(const std::filesystem::path& dir, const char* name) {
+  std::filesystem::path p = dir / name;
+  if (!std::filesystem::exists(p)) throw Error(p.string() + ": file not found");
+  return p;
+}
+
+}  // namespace
+
+Engine::Engine(const std::filesystem::path& model_dir, int n_threads)
+    : model_dir_(model_dir),
+      model_(Model::load(model_dir)),
+      tokenizer_(Tokenizer::from_file(require_file(model_dir, "tokenizer.json"))),
+      pool_(n_threads) {}
+
+Engine::~Engine() = default;
+
+const ChatTemplate& Engine::chat_template() const {
+  if (!chat_template_) {
+    chat_template_ = std::make_unique<ChatTemplate>(
+        ChatTemplate::from_tokenizer_config(require_file(model_dir_, "tokenizer_config.json")));
+  }
+  return *chat_template_;
+}
+
+}  // namespace smol

@@ -1,0 +1,86 @@
+#include <algorithm>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "smol/error.hpp"
+#include "smol/generate.hpp"
+
+namespace smol {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const GenerateOptions& options,
+                        const TextCallback& on_text) {
+  const Model& model = engine.model();
+  const ModelConfig& config = model.config();
+  if (prompt.empty()) throw Error("the prompt is empty: give at least one token");
+  if (options.max_new_tokens < 0) throw Error("the number of tokens to generate must be >= 0");
+
+  const int prompt_len = static_cast<int>(prompt.size());
+  const int limit = options.context > 0 ? options.context : config.max_position_embeddings;
+  if (options.context > config.max_position_embeddings) {
+    throw Error(fmt::format("context {} exceeds the model's max_position_embeddings of {}", options.context,
+                            config.max_position_embeddings));
+  }
+  if (prompt_len >= limit) {
+    throw Error(fmt::format("the prompt has {} tokens, but the context holds only {}: shorten the prompt{}",
+                            prompt_len, limit, options.context > 0 ? " or raise --ctx" : ""));
+  }
+  // The cache only needs room for what this call can produce.
+  const int capacity = std::min(limit, prompt_len + std::max(1, options.max_new_tokens));
+  const int batch = std::min(options.prefill_batch, prompt_len);
+
+  KvCache kv(config, capacity);
+  ForwardBuffers buf(config, std::max(1, batch), engine.pool().size(), capacity);
+  Sampler sampler(options.sampling);
+  const std::vector<int32_t> stop_ids = options.stop_ids.value_or(
+      std::vector<int32_t>(config.eos_token_ids.begin(), config.eos_token_ids.end()));
+
+  GenerateResult result;
+  result.prompt_tokens = prompt_len;
+  result.finish_reason = "length";
+  std::vector<int32_t> history(prompt.begin(), prompt.end());
+  history.reserve(prompt_len + options.max_new_tokens);
+
+  auto start = std::chrono::steady_clock::now();
+  for (int done = 0; done < prompt_len; done += batch) {
+    const int n = std::min(batch, prompt_len - done);
+    model.forward(prompt.subspan(done, n), kv, buf, engine.pool(), Logits::Last);
+  }
+  result.prefill_seconds = seconds_since(start);
+
+  start = std::chrono::steady_clock::now();
+  StreamDecoder decoder(engine.tokenizer());
+  std::span<float> logits(buf.logits.data(), config.vocab_size);
+  for (int i = 0; i < options.max_new_tokens; ++i) {
+    const int32_t next = sampler.sample(logits, history);
+    if (std::find(stop_ids.begin(), stop_ids.end(), next) != stop_ids.end()) {
+      result.finish_reason = "stop";
+      break;
+    }
+    result.tokens.push_back(next);
+    history.push_back(next);
+    const std::string text = decoder.push(next);
+    if (!text.empty() && !on_text(text)) {
+      result.finish_reason = "stop";
+      break;
+    }
+    if (i + 1 == options.max_new_tokens) break;
+    if (kv.size() >= kv.capacity()) break;  // the context is full: stop with "length"
+    const int32_t token[1] = {next};
+    model.forward(token, kv, buf, engine.pool(), Logits::Last);
+  }
+  const std::string rest = decoder.flush();
+  if (!rest.empty()) on_text(rest);
+  result.decode_seconds = seconds_since(start);
+  return result;
+}
+
+}  // namespace smol

@@ -1,0 +1,81 @@
+// Dot products with run-time SIMD dispatch (Highway): AVX2/AVX-512 where present, SSE or
+// scalar elsewhere. Two accumulators hide FMA latency on the short rows of small models.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/dot.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "smol/kernels.hpp"
+#include "smol/half.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace smol::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+float DotF32(const float* x, const float* w, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    acc0 = hn::MulAdd(hn::LoadU(d, x + i), hn::LoadU(d, w + i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(d, x + i + lanes), hn::LoadU(d, w + i + lanes), acc1);
+  }
+  for (; i + lanes <= n; i += lanes) acc0 = hn::MulAdd(hn::LoadU(d, x + i), hn::LoadU(d, w + i), acc0);
+  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+  for (; i < n; ++i) sum += x[i] * w[i];
+  return sum;
+}
+
+// bf16 is the top half of a float32: widen by shifting the 16 bits into place.
+float DotBF16(const float* x, const uint16_t* w, size_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::Rebind<uint32_t, decltype(d)> du32;
+  const hn::Rebind<uint16_t, decltype(d)> du16;
+  const size_t lanes = hn::Lanes(d);
+  auto widen = [&](size_t i) {
+    return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, w + i))));
+  };
+  auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    acc0 = hn::MulAdd(hn::LoadU(d, x + i), widen(i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(d, x + i + lanes), widen(i + lanes), acc1);
+  }
+  for (; i + lanes <= n; i += lanes) acc0 = hn::MulAdd(hn::LoadU(d, x + i), widen(i), acc0);
+  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+  for (; i < n; ++i) sum += x[i] * bf16_to_f32(w[i]);
+  return sum;
+}
+
+float DotF16(const float* x, const uint16_t* w, size_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> df16;
+  const size_t lanes = hn::Lanes(d);
+  const auto* wh = reinterpret_cast<const hwy::float16_t*>(w);
+  auto widen = [&](size_t i) { return hn::PromoteTo(d, hn::LoadU(df16, wh + i)); };
+  auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    acc0 = hn::MulAdd(hn::LoadU(d, x + i), widen(i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(d, x + i + lanes), widen(i + lanes), acc1);
+  }
+  for (; i + lanes <= n; i += lanes) acc0 = hn::MulAdd(hn::LoadU(d, x + i), widen(i), acc0);
+  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+  for (; i < n; ++i) sum += x[i] * f16_to_f32(w[i]);
+  return sum;
+}
+
+}  // namespace smol::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace smol {
+HWY_EXPORT(DotF32);
+HWY_EXPORT(DotBF16);
+HWY_EXPORT(DotF16);
+
+float dot_f32(const float* x, const float* w, size_t n) { return HWY_DYNAMIC_DISPATCH(DotF32)(x, w, n); }
+float dot_bf16(const float* x, const uint16_t* w, size_t n) { return HWY_DYNAMIC_DISPATCH(DotBF16)(x, w, n); }
+float dot_f16(const float* x, const uint16_t* w, size_t n) { return HWY_DYNAMIC_DISPATCH(DotF16)(x, w, n); }
+}  // namespace smol
+#endif

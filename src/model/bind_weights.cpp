@@ -1,0 +1,82 @@
+#include "model/bind_weights.hpp"
+
+#include <fmt/format.h>
+
+#include "smol/error.hpp"
+
+namespace smol {
+
+namespace {
+
+WeightType weight_type(const TensorView& t, const std::string& source) {
+  switch (t.dtype) {
+    case DType::F32: return WeightType::F32;
+    case DType::BF16: return WeightType::BF16;
+    case DType::F16: return WeightType::F16;
+    default:
+      throw Error(fmt::format("{}: tensor {} has dtype {}, but only F32, BF16 and F16 weights are supported",
+                              source, t.name, dtype_name(t.dtype)));
+  }
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
+
+const TensorView& get_checked(const TensorStore& store, const std::string& name,
+                              const std::vector<int64_t>& shape, const std::string& source) {
+  const TensorView* t = store.find(name);
+  if (!t) throw Error(fmt::format("{}: tensor {} is missing", source, name));
+  if (t->shape != shape) {
+    throw Error(fmt::format("{}: tensor {} has shape {}, but config.json implies {}", source, name,
+                            shape_string(t->shape), shape_string(shape)));
+  }
+  weight_type(*t, source);
+  return *t;
+}
+
+MatrixView matrix(const TensorStore& store, const std::string& name, int64_t rows, int64_t cols,
+                  const std::string& source) {
+  const TensorView& t = get_checked(store, name, {rows, cols}, source);
+  return MatrixView{weight_type(t, source), t.data, rows, cols};
+}
+
+std::vector<float> vector_f32(const TensorStore& store, const std::string& name, int64_t n,
+                              const std::string& source) {
+  const TensorView& t = get_checked(store, name, {n}, source);
+  std::vector<float> out(n);
+  widen_row(MatrixView{weight_type(t, source), t.data, 1, n}, 0, out.data());
+  return out;
+}
+
+}  // namespace
+
+ModelWeights bind_weights(const ModelConfig& c, const TensorStore& store, const std::string& source) {
+  const int64_t hidden = c.hidden_size;
+  const int64_t q_dim = static_cast<int64_t>(c.num_attention_heads) * c.head_dim;
+  const int64_t kv_dim = static_cast<int64_t>(c.num_key_value_heads) * c.head_dim;
+  const int64_t ffn = c.intermediate_size;
+
+  ModelWeights w;
+  w.embed = matrix(store, "model.embed_tokens.weight", c.vocab_size, hidden, source);
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    const std::string p = fmt::format("model.layers.{}.", l);
+    LayerWeights layer;
+    layer.attn_norm = vector_f32(store, p + "input_layernorm.weight", hidden, source);
+    layer.q = matrix(store, p + "self_attn.q_proj.weight", q_dim, hidden, source);
+    layer.k = matrix(store, p + "self_attn.k_proj.weight", kv_dim, hidden, source);
+    layer.v = matrix(store, p + "self_attn.v_proj.weight", kv_dim, hidden, source);
+    layer.o = matrix(store, p + "self_attn.o_proj.weight", hidden, q_dim, source);
+    layer.mlp_norm = vector_f32(store, p + "post_attention_layernorm.weight", hidden, source);
+    layer.gate = matrix(store, p + "mlp.gate_proj.weight", ffn, hidden, source);
+    layer.up = matrix(store, p + "mlp.up_proj.weight", ffn, hidden, source);
+    layer.down = matrix(store, p + "mlp.down_proj.weight", hidden, ffn, source);
+    w.layers.push_back(std::move(layer));
+  }
+  w.final_norm = vector_f32(store, "model.norm.weight", hidden, source);
+  // Hugging Face ignores a stored lm_head when the embeddings are tied.
+  w.lm_head = c.tie_word_embeddings ? w.embed : matrix(store, "lm_head.weight", c.vocab_size, hidden, source);
+  return w;
+}
+
+}  // namespace smol

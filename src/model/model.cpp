@@ -1,0 +1,18 @@
+#include "model/bind_weights.hpp"
+#include "smol/model.hpp"
+
+namespace smol {
+
+Model::Model(ModelConfig config, TensorStore store, const std::string& source)
+    : config_(std::move(config)), store_(std::move(store)) {
+  // Bound after the store has moved into place, so the views point at its final mappings.
+  weights_ = bind_weights(config_, store_, source);
+}
+
+std::unique_ptr<Model> Model::load(const std::filesystem::path& folder) {
+  ModelConfig config = ModelConfig::from_folder(folder);
+  TensorStore store = TensorStore::open_folder(folder);
+  return std::unique_ptr<Model>(new Model(std::move(config), std::move(store), folder.string()));
+}
+
+}  // namespace smol
