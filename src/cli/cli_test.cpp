@@ -33,7 +33,9 @@ class CliFixture : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(CliFixture, GreedyGenerationPrintsExpectedText) {
-  for (const auto& prompt : expected_for(GetParam())["prompts"]) {
+  const nlohmann::json expected = expected_for(GetParam());
+  ASSERT_EQ(expected["prompts"].size(), 6u);
+  for (const auto& prompt : expected["prompts"]) {
     ProcessResult r = run_process({smol(), "generate", "-m", model(), "-p", prompt["text"].get<std::string>(), "-n",
                                    "24", "--temp", "0", "-t", "2"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -42,7 +44,9 @@ TEST_P(CliFixture, GreedyGenerationPrintsExpectedText) {
 }
 
 TEST_P(CliFixture, PerplexityJsonMatchesExpectedNll) {
-  for (const auto& prompt : expected_for(GetParam())["prompts"]) {
+  const nlohmann::json expected = expected_for(GetParam());
+  ASSERT_EQ(expected["prompts"].size(), 6u);
+  for (const auto& prompt : expected["prompts"]) {
     const auto file = write_temp(GetParam() + ".txt", prompt["text"].get<std::string>());
     ProcessResult r = run_process({smol(), "perplexity", "-m", model(), "-f", file.string(), "--json"});
     std::filesystem::remove(file);
@@ -56,7 +60,9 @@ TEST_P(CliFixture, PerplexityJsonMatchesExpectedNll) {
 }
 
 TEST_P(CliFixture, TokenizeMatchesPromptIds) {
-  for (const auto& prompt : expected_for(GetParam())["prompts"]) {
+  const nlohmann::json expected = expected_for(GetParam());
+  ASSERT_EQ(expected["prompts"].size(), 6u);
+  for (const auto& prompt : expected["prompts"]) {
     ProcessResult r = run_process({smol(), "tokenize", "-m", model(), "-p", prompt["text"].get<std::string>()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out), prompt["ids"]);

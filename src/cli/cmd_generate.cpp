@@ -74,9 +74,9 @@ Command add_generate_command(CLI::App& root) {
   add_model_option(*app, args->model);
   app->add_option("-p,--prompt", args->prompt, "Prompt text")->required();
   app->add_option("-n,--n-predict", args->n_predict, "Number of tokens to generate")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(non_negative_number())->capture_default_str();
   app->add_option("-c,--ctx", args->context, "Context size in tokens (default: prompt + n, up to the model's maximum)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   app->add_flag("--chat", args->chat, "Wrap the prompt as a user message with the model's chat template");
   app->add_option("--system", args->system, "System message for --chat");
   add_threads_option(*app, args->threads);

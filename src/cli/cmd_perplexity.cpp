@@ -45,7 +45,7 @@ Command add_perplexity_command(CLI::App& root) {
   add_model_option(*app, args->model);
   app->add_option("-f,--file", args->file, "Text file to score")->required();
   app->add_option("-c,--ctx", args->context, "Window size in tokens (default: min(2048, model maximum))")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   app->add_flag("--json", args->json, "Print {\"tokens\", \"nll_sum\", \"nll_mean\", \"ppl\"} as JSON");
   add_threads_option(*app, args->threads);
   return {app, [args] { return run_perplexity(*args); }};

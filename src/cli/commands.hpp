@@ -13,5 +13,6 @@ struct Command {
 Command add_generate_command(CLI::App& root);
 Command add_perplexity_command(CLI::App& root);
 Command add_tokenize_command(CLI::App& root);
+Command add_init_command(CLI::App& root);
 
 }  // namespace smol::cli

@@ -17,8 +17,20 @@ int main(int argc, char** argv) {
       smol::cli::add_generate_command(app),
       smol::cli::add_perplexity_command(app),
       smol::cli::add_tokenize_command(app),
+      smol::cli::add_init_command(app),
   };
 
+  // CLI11 would only say "a subcommand is required" for a misspelt command.
+  auto is_command = [&](const char* name) {
+    for (const auto& c : commands) {
+      if (c.app->get_name() == name) return true;
+    }
+    return false;
+  };
+  if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
+    std::fprintf(stderr, "smol: error: unknown command '%s' (see smol --help)\n", argv[1]);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -8,6 +8,35 @@
 
 namespace smol::cli {
 
+namespace {
+
+// CLI11's own range checks print the whole double range when the value is not a number;
+// this says what was expected in words.
+CLI::Validator number_at_least(double low, bool inclusive) {
+  return CLI::Validator(
+      [low, inclusive](std::string& value) -> std::string {
+        double x = 0.0;
+        size_t used = 0;
+        try {
+          x = std::stod(value, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != value.size() || value.empty()) return "expected a number, got '" + value + "'";
+        if (inclusive ? x < low : x <= low) {
+          return "must be " + std::string(inclusive ? ">= " : "> ") + CLI::detail::to_string(low) + ", got " + value;
+        }
+        return "";
+      },
+      inclusive ? "NUMBER >= 0" : "NUMBER > 0");
+}
+
+}  // namespace
+
+CLI::Validator non_negative_number() { return number_at_least(0.0, true); }
+
+CLI::Validator positive_number() { return number_at_least(0.0, false); }
+
 int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 void add_model_option(CLI::App& app, std::string& model) {
@@ -27,13 +56,13 @@ void add_threads_option(CLI::App& app, int& threads) {
 }
 
 void add_sampling_options(CLI::App& app, SamplingParams& p) {
-  app.add_option("--temp", p.temperature, "Temperature; 0 is greedy")->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--top-k", p.top_k, "Keep the K most likely tokens (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--temp", p.temperature, "Temperature; 0 is greedy")->check(non_negative_number())->capture_default_str();
+  app.add_option("--top-k", p.top_k, "Keep the K most likely tokens (0: off)")->check(non_negative_number())->capture_default_str();
   app.add_option("--top-p", p.top_p, "Nucleus sampling mass (1: off)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   app.add_option("--min-p", p.min_p, "Drop tokens below P times the best one's probability (0: off)")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   app.add_option("--repeat-penalty", p.repeat_penalty, "Penalty for repeated tokens (1: off)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   app.add_option("--repeat-last-n", p.repeat_last_n, "Window of recent tokens for penalties (-1: all)")
       ->check(CLI::Range(-1, 1 << 30))->capture_default_str();
   app.add_option("--seed", p.seed, "Random seed (default: random, reported on stderr)");

@@ -10,6 +10,10 @@ namespace smol::cli {
 
 int default_threads();
 
+// Range checks with readable messages ("expected a number, got 'abc'").
+CLI::Validator non_negative_number();
+CLI::Validator positive_number();
+
 // -m MODEL: a Hugging Face model folder. Checked here so every command fails the same way.
 void add_model_option(CLI::App& app, std::string& model);
 std::filesystem::path resolve_model(const std::string& model);

@@ -1,0 +1,83 @@
+#pragma once
+// Turns one row of next-token logits into a token id. The chain follows llama.cpp's default
+// order so that the same flags mean the same thing in both tools:
+//   penalties → (greedy if temperature <= 0) → top-k → temperature → softmax → top-p → min-p
+//   → renormalize → draw.
+#include <cstdint>
+#include <random>
+#include <span>
+#include <vector>
+
+namespace smol {
+
+struct SamplingParams {
+  float temperature = 0.8f;     // <= 0 means greedy (argmax); negative is rejected by validate()
+  int top_k = 40;               // <= 0 or >= vocab size disables
+  float top_p = 0.95f;          // 1 disables; keep the smallest set with mass >= top_p
+  float min_p = 0.05f;          // 0 disables; keep tokens with p >= min_p * p_max
+  // CTRL / llama.cpp repetition penalty over the distinct ids of the last repeat_last_n
+  // tokens: a positive logit is divided by it, a non-positive one multiplied. 1 disables.
+  float repeat_penalty = 1.0f;
+  int repeat_last_n = 64;       // 0: no penalties; -1: the whole history
+  // OpenAI-style, over the same window: logit -= count * frequency + (count > 0) * presence.
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  // This value means "pick one from std::random_device"; Sampler::seed() reports the choice
+  // so a run can be reproduced.
+  static constexpr uint64_t kRandomSeed = 0xFFFFFFFF'FFFFFFFFull;
+  uint64_t seed = kRandomSeed;
+
+  // Throws smol::Error naming the first field that makes no sense: temperature < 0,
+  // top_p outside (0, 1], min_p outside [0, 1], repeat_penalty <= 0, repeat_last_n < -1,
+  // or a non-finite penalty.
+  void validate() const;
+
+  bool penalties_enabled() const {
+    return repeat_last_n != 0 &&
+           (repeat_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f);
+  }
+};
+
+// Index of the largest logit; the lowest index wins ties, NaN never wins. Requires a
+// non-empty span.
+int32_t argmax(std::span<const float> logits);
+
+// One sampler per generation stream: it owns its RNG and scratch buffers, so after the first
+// call sample() does not allocate (for a fixed vocab size and history window).
+class Sampler {
+ public:
+  explicit Sampler(const SamplingParams& params);  // validates params
+
+  // logits: one row of vocab_size floats, used as scratch (penalties are applied in place).
+  // history: every token so far (prompt + generated), read for the penalties.
+  // Throws smol::Error on an empty row, NaN logits, a row that is all -inf, or a history id
+  // outside [0, vocab_size).
+  int32_t sample(std::span<float> logits, std::span<const int32_t> history);
+
+  // The penalty stage alone, in place; sample() calls it first. Public so callers that only
+  // want greedy-with-penalties (and tests) can see its effect.
+  void apply_penalties(std::span<float> logits, std::span<const int32_t> history);
+
+  uint64_t seed() const { return seed_; }  // the effective seed (after std::random_device)
+  const SamplingParams& params() const { return params_; }
+
+ private:
+  struct Candidate {
+    float logit;
+    float p;
+    int32_t id;
+  };
+
+  void select_top_k(std::span<const float> logits, size_t k);
+  size_t keep_top_p(size_t n, bool sorted);
+  size_t keep_min_p(size_t n, bool sorted);
+  double uniform01();
+
+  SamplingParams params_;
+  uint64_t seed_;
+  std::mt19937_64 rng_;
+  std::vector<Candidate> cands_;   // scratch, vocab-sized
+  std::vector<int32_t> window_;    // scratch, repeat_last_n-sized
+};
+
+}  // namespace smol

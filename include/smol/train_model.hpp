@@ -1,0 +1,114 @@
+#pragma once
+// The model as the trainer sees it: every parameter an owned float32 tensor in one flat
+// buffer (so the optimizer, clipping and the MPI all-reduce each see one array), the
+// activations a forward pass saves for the backward, and the forward/backward pair itself.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "smol/dtype.hpp"
+#include "smol/model_config.hpp"
+#include "smol/train_layers.hpp"
+
+namespace smol {
+
+class ThreadPool;
+
+struct ParamTensor {
+  std::string name;  // Hugging Face name, e.g. "model.layers.0.self_attn.q_proj.weight"
+  std::vector<int64_t> shape;
+  size_t offset = 0;  // in floats, into the flat buffer
+  size_t numel = 0;
+  // Depth for layer-wise LR decay: -1 embeddings, 0..L-1 transformer blocks, L final norm and
+  // lm_head.
+  int depth = 0;
+  bool is_matrix = false;  // ndim >= 2: gets weight decay by default
+};
+
+struct LayerParams {
+  float *attn_norm, *q, *k, *v, *o, *mlp_norm, *gate, *up, *down;
+};
+
+// Pointers to each tensor of one flat buffer: parameters, gradients, or optimizer moments.
+struct ParamPtrs {
+  float* embed = nullptr;
+  std::vector<LayerParams> layers;
+  float* final_norm = nullptr;
+  float* lm_head = nullptr;  // == embed when the embeddings are tied: one tensor, two uses
+};
+
+class ParamLayout {
+ public:
+  ParamLayout() = default;
+  explicit ParamLayout(const ModelConfig& config);
+  const std::vector<ParamTensor>& tensors() const { return tensors_; }
+  size_t size() const { return size_; }  // floats in the flat buffer
+  ParamPtrs bind(float* base) const;
+  ParamPtrs bind(const float* base) const { return bind(const_cast<float*>(base)); }
+
+ private:
+  std::vector<ParamTensor> tensors_;
+  size_t size_ = 0;
+  int n_layers_ = 0;
+  bool tied_ = false;
+};
+
+// The trainer's float32 master copy of a model.
+struct TrainModel {
+  ModelConfig config;
+  nlohmann::json config_json;  // the source config.json, so checkpoints keep its other fields
+  ParamLayout layout;
+  std::vector<float> params;
+
+  // Reads a Hugging Face folder (F32/BF16/F16 safetensors, sharded or not) into float32.
+  static TrainModel load(const std::filesystem::path& folder);
+  // Writes model.safetensors-style data in `dtype` (F32 or BF16/F16), atomically.
+  void write_weights(const std::filesystem::path& file, DType dtype) const;
+};
+
+struct ForwardOptions {
+  Precision precision = Precision::FP32;
+  float dropout = 0.0f;        // on attention probabilities and residual branches; 0: off
+  uint64_t dropout_seed = 0;   // with the step/micro-batch mixed in by the caller
+};
+
+// Everything the backward needs from the forward, for batch x seq_len tokens, plus the
+// backward's scratch. Allocated once and reused every step.
+class Activations {
+ public:
+  Activations(const ModelConfig& config, int batch, int seq_len, bool with_dropout);
+  int batch() const { return batch_; }
+  int seq_len() const { return seq_len_; }
+  size_t bytes() const;
+
+  struct Layer {
+    std::vector<float> x, rstd1, norm1, q, k, v, probs, attn, h, rstd2, norm2, gate, up, act;
+    std::vector<float> attn_mask, res1_mask, res2_mask;  // dropout scales, empty when off
+  };
+  std::vector<Layer> layers;
+  std::vector<float> x_final, rstd_final, norm_final, logits, losses;
+  std::vector<float> rope_cos, rope_sin;
+  // Backward scratch, reused by every layer.
+  std::vector<float> dres, dres_prev, dbranch, dnorm, dq, dk, dv, dattn, dact, dgate, dup;
+  std::vector<float> branch;  // forward scratch: a projection before the residual add
+
+ private:
+  int batch_, seq_len_;
+};
+
+// Runs the model on `inputs` (batch x seq_len ids) and returns the SUM of the cross-entropy
+// over the targets that are >= 0 (negative targets are not scored). Dropout is applied
+// when options.dropout > 0 (pass 0 for evaluation).
+double model_forward(const ModelConfig& config, const ParamPtrs& params, const int32_t* inputs,
+                     const int32_t* targets, Activations& acts, ThreadPool& pool, const ForwardOptions& options);
+
+// Accumulates into `grads` the gradient of dloss * (summed loss of the last forward).
+// Uses (and destroys) what model_forward left in `acts`.
+void model_backward(const ModelConfig& config, const ParamPtrs& params, const ParamPtrs& grads,
+                    const int32_t* inputs, const int32_t* targets, double dloss, Activations& acts,
+                    ThreadPool& pool, const ForwardOptions& options);
+
+}  // namespace smol

@@ -1,0 +1,18 @@
+# The formats layer parses untrusted bytes, so its tests also run under AddressSanitizer and
+# UBSan: the formats sources and tests are compiled again with instrumentation (the regular
+# smol_formats library stays uninstrumented).
+get_filename_component(smol_formats_root "${CMAKE_CURRENT_LIST_DIR}/../.." REALPATH)
+file(GLOB smol_formats_sanitized_sources CONFIGURE_DEPENDS "${smol_formats_root}/src/formats/*.cpp")
+set(smol_formats_sanitize_flags -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+add_executable(test_formats_sanitized ${smol_formats_sanitized_sources})
+target_include_directories(test_formats_sanitized PRIVATE "${smol_formats_root}/include" "${smol_formats_root}/src")
+target_compile_options(test_formats_sanitized PRIVATE ${smol_formats_sanitize_flags} -O1 -g)
+target_link_options(test_formats_sanitized PRIVATE ${smol_formats_sanitize_flags})
+target_link_libraries(test_formats_sanitized PRIVATE GTest::gtest GTest::gtest_main nlohmann_json::nlohmann_json fmt::fmt)
+target_compile_definitions(test_formats_sanitized PRIVATE
+  SMOL_SHARED_DIR="${SMOL_SHARED_DIR}" SMOL_SOURCE_DIR="${smol_formats_root}"
+  SMOL_BINARY="${CMAKE_BINARY_DIR}/smol")
+gtest_discover_tests(test_formats_sanitized
+  TEST_PREFIX "sanitized."
+  DISCOVERY_TIMEOUT 60
+  PROPERTIES LABELS sanitize)

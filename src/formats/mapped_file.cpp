@@ -1,0 +1,123 @@
+#include "smol/mapped_file.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "smol/error.hpp"
+
+namespace smol {
+namespace {
+
+// Closes the descriptor on every path out of open()/read_copy().
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  FileDescriptor& operator=(FileDescriptor&&) = delete;
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+[[noreturn]] void fail(const std::filesystem::path& path, std::string_view what, int err) {
+  throw Error(fmt::format("{}: {}: {}", path.string(), what, std::strerror(err)));
+}
+
+// Opens a regular file and returns its descriptor and size.
+std::pair<FileDescriptor, size_t> open_regular(const std::filesystem::path& path) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    const int err = errno;
+    if (err == ENOENT) throw Error(fmt::format("{}: file not found", path.string()));
+    fail(path, "cannot open", err);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) fail(path, "cannot stat", errno);
+  if (!S_ISREG(st.st_mode)) throw Error(fmt::format("{}: not a regular file", path.string()));
+  return {std::move(fd), static_cast<size_t>(st.st_size)};
+}
+
+}  // namespace
+
+MappedFile MappedFile::open(const std::filesystem::path& path) {
+  auto [fd, size] = open_regular(path);
+  MappedFile file;
+  file.path_ = path;
+  file.size_ = size;
+  if (size == 0) return file;  // mmap rejects empty lengths; an empty view is enough
+  void* base = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (base == MAP_FAILED) fail(path, "cannot map", errno);
+  file.map_base_ = base;
+  file.map_length_ = size;
+  file.data_ = static_cast<const std::byte*>(base);
+  return file;
+}
+
+MappedFile MappedFile::read_copy(const std::filesystem::path& path, size_t lead) {
+  auto [fd, size] = open_regular(path);
+  MappedFile file;
+  file.path_ = path;
+  file.size_ = size;
+  const size_t length = lead + size + 1;  // never zero
+  void* base = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) fail(path, "cannot allocate memory for a copy", errno);
+  file.map_base_ = base;
+  file.map_length_ = length;
+  auto* out = static_cast<std::byte*>(base) + lead;
+  file.data_ = out;
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd.get(), out + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(path, "read error", errno);
+    if (n == 0) throw Error(fmt::format("{}: file shrank while being read", path.string()));
+    done += static_cast<size_t>(n);
+  }
+  ::mprotect(base, length, PROT_READ);  // same guarantees as a mapped file; failure is harmless
+  return file;
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      map_base_(std::exchange(other.map_base_, nullptr)),
+      map_length_(std::exchange(other.map_length_, 0)),
+      data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    release();
+    path_ = std::move(other.path_);
+    map_base_ = std::exchange(other.map_base_, nullptr);
+    map_length_ = std::exchange(other.map_length_, 0);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() { release(); }
+
+void MappedFile::release() noexcept {
+  if (map_base_ != nullptr) ::munmap(map_base_, map_length_);
+  map_base_ = nullptr;
+  map_length_ = 0;
+  data_ = nullptr;
+  size_ = 0;
+}
+
+}  // namespace smol

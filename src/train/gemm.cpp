@@ -1,0 +1,206 @@
+// Goto-style GEMM: B is packed into k-by-NR slivers that stay in L1, A into MR-by-k slivers
+// streamed from L2, and an MR x NR register tile accumulates with FMAs. The kernel is one
+// template compiled for AVX-512, AVX2 and baseline x86-64 (GCC vector extensions inlined into
+// functions with per-ISA target attributes) and chosen at run time, as the build does not
+// assume the machine's instruction set.
+#include "train/gemm.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
+#include "smol/thread_pool.hpp"
+
+#define SMOL_INLINE inline __attribute__((always_inline))
+
+namespace smol {
+
+namespace {
+
+// kMc and kNc are multiples of every MR (4, 6, 8) and NR (8, 16, 32) used below.
+constexpr int64_t kKc = 256;
+constexpr int64_t kMc = 96;
+constexpr int64_t kNc = 512;
+
+struct GemmArgs {
+  int64_t m, n, k;
+  GemmOperand a, b;
+  float* c;
+  int64_t ldc;
+  bool accumulate;
+  Precision precision;
+};
+
+struct AlignedFree {
+  void operator()(float* p) const { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<float, AlignedFree>;
+
+AlignedBuffer aligned_floats(size_t n) {
+  const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+  return AlignedBuffer(static_cast<float*>(std::aligned_alloc(64, bytes)));
+}
+
+float convert(float x, Precision p) { return p == Precision::FP32 ? x : round_to_precision(x, p); }
+
+// dst[s][kk][r] = X(r0 + s*W + r, k0 + kk), zero-padded to whole slivers of width W. X is A
+// (rows = m) or Bᵀ (rows = n): for B the "row" index is the output column.
+template <int W>
+SMOL_INLINE void pack_slivers(const float* x, int64_t stride_r, int64_t stride_k, int64_t r0, int64_t rows,
+                              int64_t k0, int64_t kc, Precision p, float* dst) {
+  for (int64_t s = 0; s < rows; s += W) {
+    const int64_t valid = std::min<int64_t>(W, rows - s);
+    float* out = dst + s * kc;
+    if (valid < W) std::fill(out, out + kc * W, 0.0f);
+    if (stride_k == 1) {
+      for (int64_t r = 0; r < valid; ++r) {
+        const float* src = x + (r0 + s + r) * stride_r + k0;
+        for (int64_t kk = 0; kk < kc; ++kk) out[kk * W + r] = convert(src[kk], p);
+      }
+    } else {
+      for (int64_t kk = 0; kk < kc; ++kk) {
+        const float* src = x + (k0 + kk) * stride_k + (r0 + s) * stride_r;
+        for (int64_t r = 0; r < valid; ++r) out[kk * W + r] = convert(src[r * stride_r], p);
+      }
+    }
+  }
+}
+
+template <int VL, int MR>
+SMOL_INLINE void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c,
+                              int64_t ldc, int rows, int cols, bool overwrite, bool round_out, Precision p) {
+  typedef float V __attribute__((vector_size(VL * sizeof(float))));
+  constexpr int NR = 2 * VL;
+  V acc0[MR], acc1[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = V{};
+  for (int64_t kk = 0; kk < kc; ++kk) {
+    V b0, b1;
+    __builtin_memcpy(&b0, bp + kk * NR, sizeof(V));
+    __builtin_memcpy(&b1, bp + kk * NR + VL, sizeof(V));
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const V a = V{} + ap[kk * MR + i];
+      acc0[i] += a * b0;
+      acc1[i] += a * b1;
+    }
+  }
+  if (rows == MR && cols == NR && !round_out) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      float* row = c + i * ldc;
+      if (!overwrite) {
+        V c0, c1;
+        __builtin_memcpy(&c0, row, sizeof(V));
+        __builtin_memcpy(&c1, row + VL, sizeof(V));
+        acc0[i] += c0;
+        acc1[i] += c1;
+      }
+      __builtin_memcpy(row, &acc0[i], sizeof(V));
+      __builtin_memcpy(row + VL, &acc1[i], sizeof(V));
+    }
+    return;
+  }
+  alignas(64) float tile[MR][NR];
+  for (int i = 0; i < MR; ++i) {
+    __builtin_memcpy(&tile[i][0], &acc0[i], sizeof(V));
+    __builtin_memcpy(&tile[i][VL], &acc1[i], sizeof(V));
+  }
+  for (int i = 0; i < rows; ++i) {
+    float* row = c + i * ldc;
+    for (int j = 0; j < cols; ++j) {
+      const float v = overwrite ? tile[i][j] : row[j] + tile[i][j];
+      row[j] = round_out ? convert(v, p) : v;
+    }
+  }
+}
+
+template <int VL, int MR>
+SMOL_INLINE void gemm_thread_impl(const GemmArgs& g, int thread, int n_threads) {
+  constexpr int NR = 2 * VL;
+  int64_t m0 = 0, m1 = g.m, n0 = 0, n1 = g.n;
+  // Split whichever output dimension is larger, in whole register tiles.
+  if (g.n >= g.m) {
+    const int64_t units = (g.n + NR - 1) / NR, per = (units + n_threads - 1) / n_threads;
+    n0 = std::min(g.n, thread * per * NR);
+    n1 = std::min(g.n, n0 + per * NR);
+  } else {
+    const int64_t units = (g.m + MR - 1) / MR, per = (units + n_threads - 1) / n_threads;
+    m0 = std::min(g.m, thread * per * MR);
+    m1 = std::min(g.m, m0 + per * MR);
+  }
+  if (m0 >= m1 || n0 >= n1) return;
+
+  AlignedBuffer ap = aligned_floats(kMc * kKc);
+  AlignedBuffer bp = aligned_floats(kKc * kNc);
+  const bool round_out = g.precision != Precision::FP32 && !g.accumulate;
+  for (int64_t jc = n0; jc < n1; jc += kNc) {
+    const int64_t nc = std::min(kNc, n1 - jc);
+    for (int64_t pc = 0; pc < g.k; pc += kKc) {
+      const int64_t kc = std::min(kKc, g.k - pc);
+      const bool overwrite = pc == 0 && !g.accumulate;
+      const bool last = pc + kc == g.k;
+      // B(kk, j): as Bᵀ, "row" j has stride col_stride and k-stride row_stride.
+      pack_slivers<NR>(g.b.data, g.b.col_stride, g.b.row_stride, jc, nc, pc, kc, g.precision, bp.get());
+      for (int64_t ic = m0; ic < m1; ic += kMc) {
+        const int64_t mc = std::min(kMc, m1 - ic);
+        pack_slivers<MR>(g.a.data, g.a.row_stride, g.a.col_stride, ic, mc, pc, kc, g.precision, ap.get());
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            micro_kernel<VL, MR>(kc, ap.get() + ir * kc, bp.get() + jr * kc, g.c + (ic + ir) * g.ldc + jc + jr,
+                                 g.ldc, static_cast<int>(std::min<int64_t>(MR, mc - ir)),
+                                 static_cast<int>(std::min<int64_t>(NR, nc - jr)), overwrite, last && round_out,
+                                 g.precision);
+          }
+        }
+      }
+    }
+  }
+}
+
+__attribute__((target("avx512f"))) void gemm_thread_avx512(const GemmArgs& g, int thread, int n_threads) {
+  gemm_thread_impl<16, 8>(g, thread, n_threads);
+}
+
+__attribute__((target("avx2,fma"))) void gemm_thread_avx2(const GemmArgs& g, int thread, int n_threads) {
+  gemm_thread_impl<8, 6>(g, thread, n_threads);
+}
+
+void gemm_thread_generic(const GemmArgs& g, int thread, int n_threads) { gemm_thread_impl<4, 4>(g, thread, n_threads); }
+
+using GemmThreadFn = void (*)(const GemmArgs&, int, int);
+
+GemmThreadFn select_kernel() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return gemm_thread_avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_thread_avx2;
+  return gemm_thread_generic;
+}
+
+}  // namespace
+
+const char* gemm_isa() {
+  const GemmThreadFn fn = select_kernel();
+  return fn == gemm_thread_avx512 ? "avx512" : fn == gemm_thread_avx2 ? "avx2" : "generic";
+}
+
+void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c, int64_t ldc,
+          bool accumulate, Precision precision) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate) {
+      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    }
+    return;
+  }
+  const GemmArgs args{m, n, k, a, b, c, ldc, accumulate, precision};
+  const GemmThreadFn fn = select_kernel();
+  // Tiny products are not worth waking the other threads for.
+  if (m * n * k < (int64_t{1} << 15) || pool.size() == 1) {
+    fn(args, 0, 1);
+    return;
+  }
+  pool.run([&](int thread, int n_threads) { fn(args, thread, n_threads); });
+}
+
+}  // namespace smol

@@ -1,0 +1,85 @@
+// The training forward pass: the inference forward of src/model/forward.cpp over whole
+// sequences, keeping what the backward needs (train/model_backward.cpp runs it in reverse).
+#include <fmt/format.h>
+
+#include "smol/error.hpp"
+#include "smol/thread_pool.hpp"
+#include "smol/train_model.hpp"
+#include "train/model_internal.hpp"
+#include "train/random.hpp"
+
+namespace smol {
+
+void fill_dropout_masks(Activations& acts, int layer, const ForwardOptions& options) {
+  Activations::Layer& a = acts.layers[layer];
+  fill_dropout_mask(a.attn_mask.data(), a.attn_mask.size(), options.dropout, mix_seed(options.dropout_seed, layer, 0));
+  fill_dropout_mask(a.res1_mask.data(), a.res1_mask.size(), options.dropout, mix_seed(options.dropout_seed, layer, 1));
+  fill_dropout_mask(a.res2_mask.data(), a.res2_mask.size(), options.dropout, mix_seed(options.dropout_seed, layer, 2));
+}
+
+double model_forward(const ModelConfig& c, const ParamPtrs& P, const int32_t* inputs, const int32_t* targets,
+                     Activations& acts, ThreadPool& pool, const ForwardOptions& options) {
+  const int B = acts.batch(), T = acts.seq_len(), N = B * T;
+  const int H = c.hidden_size, F = c.intermediate_size, V = c.vocab_size, L = c.num_hidden_layers;
+  const int q_dim = c.num_attention_heads * c.head_dim, kv_dim = c.num_key_value_heads * c.head_dim;
+  const Precision prec = options.precision;
+  const bool dropout = options.dropout > 0.0f;
+  if (dropout && (L == 0 || acts.layers[0].attn_mask.empty())) {
+    throw Error("model_forward: dropout needs activations allocated with dropout");
+  }
+  if (T > c.max_position_embeddings) {
+    throw Error(fmt::format("sequence length {} exceeds the model's max_position_embeddings of {}", T,
+                            c.max_position_embeddings));
+  }
+  for (int n = 0; n < N; ++n) {
+    if (inputs[n] < 0 || inputs[n] >= V || targets[n] >= V) {
+      throw Error(fmt::format("token id {} is outside the vocabulary of {} ids",
+                              inputs[n] < 0 || inputs[n] >= V ? inputs[n] : targets[n], V));
+    }
+  }
+  const AttentionShape shape{B, T, c.num_attention_heads, c.num_key_value_heads, c.head_dim};
+
+  embedding_forward(L > 0 ? acts.layers[0].x.data() : acts.x_final.data(), inputs, P.embed, N, H);
+  for (int l = 0; l < L; ++l) {
+    const LayerParams& w = P.layers[l];
+    Activations::Layer& a = acts.layers[l];
+    float* x_next = l + 1 < L ? acts.layers[l + 1].x.data() : acts.x_final.data();
+    if (dropout) fill_dropout_masks(acts, l, options);
+    const float* attn_mask = dropout ? a.attn_mask.data() : nullptr;
+    const float* res1_mask = dropout ? a.res1_mask.data() : nullptr;
+    const float* res2_mask = dropout ? a.res2_mask.data() : nullptr;
+
+    parallel_rmsnorm_forward(pool, a.norm1.data(), a.rstd1.data(), a.x.data(), w.attn_norm, N, H, c.rms_norm_eps);
+    matmul_forward(pool, a.q.data(), a.norm1.data(), w.q, N, H, q_dim, prec);
+    matmul_forward(pool, a.k.data(), a.norm1.data(), w.k, N, H, kv_dim, prec);
+    matmul_forward(pool, a.v.data(), a.norm1.data(), w.v, N, H, kv_dim, prec);
+    rope_forward(a.q.data(), acts.rope_cos.data(), acts.rope_sin.data(), N, T, c.num_attention_heads, c.head_dim);
+    rope_forward(a.k.data(), acts.rope_cos.data(), acts.rope_sin.data(), N, T, c.num_key_value_heads, c.head_dim);
+    attention_forward(pool, a.attn.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), attn_mask, shape);
+    matmul_forward(pool, acts.branch.data(), a.attn.data(), w.o, N, q_dim, H, prec);
+    residual_forward(a.h.data(), a.x.data(), acts.branch.data(), res1_mask, static_cast<size_t>(N) * H);
+
+    parallel_rmsnorm_forward(pool, a.norm2.data(), a.rstd2.data(), a.h.data(), w.mlp_norm, N, H, c.rms_norm_eps);
+    matmul_forward(pool, a.gate.data(), a.norm2.data(), w.gate, N, H, F, prec);
+    matmul_forward(pool, a.up.data(), a.norm2.data(), w.up, N, H, F, prec);
+    pool.parallel_for(static_cast<size_t>(N) * F, [&](size_t begin, size_t end) {
+      swiglu_forward(a.act.data() + begin, a.gate.data() + begin, a.up.data() + begin, end - begin);
+    });
+    matmul_forward(pool, acts.branch.data(), a.act.data(), w.down, N, F, H, prec);
+    residual_forward(x_next, a.h.data(), acts.branch.data(), res2_mask, static_cast<size_t>(N) * H);
+  }
+  parallel_rmsnorm_forward(pool, acts.norm_final.data(), acts.rstd_final.data(), acts.x_final.data(), P.final_norm, N,
+                           H, c.rms_norm_eps);
+  matmul_forward(pool, acts.logits.data(), acts.norm_final.data(), P.lm_head, N, H, V, prec);
+  return cross_entropy_forward(pool, acts.losses.data(), acts.logits.data(), acts.logits.data(), targets, N, V);
+}
+
+void parallel_rmsnorm_forward(ThreadPool& pool, float* out, float* rstd, const float* inp, const float* weight,
+                              int n_tokens, int dim, double eps) {
+  pool.parallel_for(static_cast<size_t>(n_tokens), [&](size_t begin, size_t end) {
+    const size_t off = begin * dim;
+    rmsnorm_forward(out + off, rstd + begin, inp + off, weight, static_cast<int>(end - begin), dim, eps);
+  });
+}
+
+}  // namespace smol
