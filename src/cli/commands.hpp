@@ -14,5 +14,6 @@ Command add_generate_command(CLI::App& root);
 Command add_perplexity_command(CLI::App& root);
 Command add_tokenize_command(CLI::App& root);
 Command add_init_command(CLI::App& root);
+Command add_bench_command(CLI::App& root);
 
 }  // namespace smol::cli

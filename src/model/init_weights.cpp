@@ -91,6 +91,9 @@ void init_random_model(const std::filesystem::path& config_path, const std::file
   for (const char* name : {"generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
     if (std::filesystem::exists(source_dir / name) && !std::filesystem::equivalent(source_dir, out_dir)) {
       std::filesystem::copy_file(source_dir / name, out_dir / name, std::filesystem::copy_options::overwrite_existing);
+      // Copies of read-only sources stay writable so a later init can overwrite them.
+      std::filesystem::permissions(out_dir / name, std::filesystem::perms::owner_write,
+                                   std::filesystem::perm_options::add);
     }
   }
 }

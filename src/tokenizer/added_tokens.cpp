@@ -1,6 +1,7 @@
 #include "tokenizer/added_tokens.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "tokenizer/utf8.hpp"
 
@@ -36,6 +37,9 @@ AddedTokenMatcher::AddedTokenMatcher(std::vector<AddedToken> tokens) : tokens_(s
     by_first_byte_[static_cast<uint8_t>(tokens_[i].content[0])].push_back(i);
     any_single_word |= tokens_[i].single_word;
   }
+  for (int b = 0; b < 256; ++b) {
+    if (!by_first_byte_[b].empty()) first_bytes_.push_back(static_cast<char>(b));
+  }
   for (auto& group : by_first_byte_) {
     std::stable_sort(group.begin(), group.end(), [&](uint32_t a, uint32_t b) {
       return tokens_[a].content.size() > tokens_[b].content.size();
@@ -47,7 +51,13 @@ AddedTokenMatcher::AddedTokenMatcher(std::vector<AddedToken> tokens) : tokens_(s
 
 std::optional<std::pair<size_t, size_t>> AddedTokenMatcher::find(std::string_view text,
                                                                  size_t from) const {
+  if (first_bytes_.empty()) return std::nullopt;
   for (size_t pos = from; pos < text.size(); ++pos) {
+    if (first_bytes_.size() == 1) {  // e.g. every special token starts with '<'
+      const void* hit = std::memchr(text.data() + pos, first_bytes_[0], text.size() - pos);
+      if (!hit) return std::nullopt;
+      pos = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+    }
     const auto& group = by_first_byte_[static_cast<uint8_t>(text[pos])];
     for (uint32_t index : group) {
       if (text.substr(pos).starts_with(tokens_[index].content)) return std::pair{index, pos};

@@ -44,6 +44,7 @@ class AddedTokenMatcher {
 
   std::vector<AddedToken> tokens_;
   std::array<std::vector<uint32_t>, 256> by_first_byte_;  // longest first
+  std::string first_bytes_;  // the distinct first bytes, to skip ahead with memchr
   std::optional<Regex> word_char_;  // only needed for single_word tokens
 };
 

@@ -25,7 +25,8 @@ BpeModel BpeModel::build(BpeConfig config, const std::string& name) {
     m.tokens_[id] = token;
     m.present_[id] = true;
   }
-  m.merges_.reserve(config.merges.size() * 2);
+  std::vector<std::pair<uint64_t, Merge>> merges;
+  merges.reserve(config.merges.size());
   std::string joined;
   for (size_t rank = 0; rank < config.merges.size(); ++rank) {
     const auto& [a, b] = config.merges[rank];
@@ -36,9 +37,9 @@ BpeModel BpeModel::build(BpeConfig config, const std::string& name) {
       throw Error(fmt::format("{}: merge {} ('{} {}') uses '{}', which is not in the vocab", name,
                               rank, a, b, missing));
     }
-    // A repeated pair keeps its last rank, as the reference implementation's map does.
-    m.merges_[pair_key(*a_id, *b_id)] = Merge{static_cast<int32_t>(rank), *ab_id};
+    merges.emplace_back(pair_key(*a_id, *b_id), Merge{static_cast<int32_t>(rank), *ab_id});
   }
+  m.merges_.build(merges);
   for (int b = 0; b < 256; ++b) {
     std::string spelled;
     byte_level::append_utf8(spelled, byte_level::byte_to_char(static_cast<uint8_t>(b)));
@@ -52,6 +53,19 @@ BpeModel BpeModel::build(BpeConfig config, const std::string& name) {
   m.fuse_unk_ = config.fuse_unk;
   m.ignore_merges_ = config.ignore_merges;
   return m;
+}
+
+void BpeModel::MergeTable::build(const std::vector<std::pair<uint64_t, Merge>>& entries) {
+  size_t size = 16;
+  while (size < entries.size() * 2) size *= 2;
+  slots_.assign(size, Slot{});
+  mask_ = size - 1;
+  for (const auto& [key, merge] : entries) {
+    size_t i = mix(key) & mask_;
+    while (slots_[i].key != kEmpty && slots_[i].key != key) i = (i + 1) & mask_;
+    // A repeated pair keeps its last rank, as the reference implementation's map does.
+    slots_[i] = Slot{key, merge};
+  }
 }
 
 std::optional<int32_t> BpeModel::token_id(std::string_view token) const {

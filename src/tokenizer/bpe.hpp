@@ -65,10 +65,35 @@ class BpeModel {
   static uint64_t pair_key(int32_t a, int32_t b) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
   }
-  const Merge* find_merge(int32_t a, int32_t b) const {
-    const auto it = merges_.find(pair_key(a, b));
-    return it == merges_.end() ? nullptr : &it->second;
-  }
+  // Open addressing on the pair key: one probe is usually one cache line, where a node-based
+  // map costs two or three misses; this lookup dominates encoding words not yet cached.
+  class MergeTable {
+   public:
+    void build(const std::vector<std::pair<uint64_t, Merge>>& entries);
+    const Merge* find(uint64_t key) const {
+      if (slots_.empty()) return nullptr;
+      for (size_t i = mix(key) & mask_;; i = (i + 1) & mask_) {
+        const Slot& s = slots_[i];
+        if (s.key == key) return &s.merge;
+        if (s.key == kEmpty) return nullptr;
+      }
+    }
+
+   private:
+    static constexpr uint64_t kEmpty = ~0ull;  // no real pair: ids are below 2^31
+    struct Slot {
+      uint64_t key = kEmpty;
+      Merge merge{};
+    };
+    static size_t mix(uint64_t key) {
+      key *= 0x9e3779b97f4a7c15ull;
+      return static_cast<size_t>(key ^ (key >> 32));
+    }
+    std::vector<Slot> slots_;
+    size_t mask_ = 0;
+  };
+
+  const Merge* find_merge(int32_t a, int32_t b) const { return merges_.find(pair_key(a, b)); }
   void add_symbols(std::string_view word, bool byte_level, BpeScratch& scratch) const;
 
   struct StringHash {
@@ -78,7 +103,7 @@ class BpeModel {
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> vocab_;
   std::vector<std::string> tokens_;
   std::vector<bool> present_;
-  std::unordered_map<uint64_t, Merge> merges_;
+  MergeTable merges_;
   std::array<int32_t, 256> byte_ids_{};
   int32_t unk_id_ = -1;
   bool fuse_unk_ = false;

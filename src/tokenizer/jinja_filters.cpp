@@ -395,11 +395,8 @@ bool no_args(const Args& a, std::string_view name) {
   return true;
 }
 
-int64_t int_operand(const Value& v, std::string_view name) {
-  if (!v.is_int() && !v.is_bool())
-    throw EvalError(fmt::format("test '{}' needs an integer, got {}", name, v.type_name()));
-  return v.as_int();
-}
+// Python's value % divisor, so floats work as in Jinja2's odd/even/divisibleby.
+Value remainder(const Value& v, const Value& divisor) { return binary_op(BinaryOp::Mod, v, divisor); }
 
 bool is_cased(const Value& v, bool upper) {
   std::string s = v.str();
@@ -428,10 +425,10 @@ const NamedTest kTests[] = {
     {"callable", [](const Value& v, const Args& a) { return no_args(a, "callable") && v.is_callable(); }},
     {"defined", [](const Value& v, const Args& a) { return no_args(a, "defined") && !v.is_undefined(); }},
     {"divisibleby", [](const Value& v, const Args& a) {
-       return binary_op(BinaryOp::Mod, v, test_arg(a, "divisibleby")) == Value(0);
+       return remainder(v, test_arg(a, "divisibleby")) == Value(0);
      }},
     {"eq", test_eq}, {"equalto", test_eq}, {"==", test_eq},
-    {"even", [](const Value& v, const Args& a) { return no_args(a, "even") && int_operand(v, "even") % 2 == 0; }},
+    {"even", [](const Value& v, const Args& a) { return no_args(a, "even") && remainder(v, 2) == Value(0); }},
     {"false", [](const Value& v, const Args& a) { return no_args(a, "false") && v.is_bool() && !v.as_bool(); }},
     {"float", [](const Value& v, const Args& a) { return no_args(a, "float") && v.is_float(); }},
     {"ge", test_ge}, {">=", test_ge},
@@ -448,7 +445,7 @@ const NamedTest kTests[] = {
     {"ne", test_ne}, {"!=", test_ne},
     {"none", [](const Value& v, const Args& a) { return no_args(a, "none") && v.is_none(); }},
     {"number", [](const Value& v, const Args& a) { return no_args(a, "number") && v.is_number(); }},
-    {"odd", [](const Value& v, const Args& a) { return no_args(a, "odd") && int_operand(v, "odd") % 2 != 0; }},
+    {"odd", [](const Value& v, const Args& a) { return no_args(a, "odd") && remainder(v, 2) == Value(1); }},
     {"sameas", [](const Value& v, const Args& a) { return v.same_object(test_arg(a, "sameas")); }},
     {"sequence", [](const Value& v, const Args& a) {
        return no_args(a, "sequence") && (v.is_undefined() || v.is_string() || v.is_list() || v.is_mapping());

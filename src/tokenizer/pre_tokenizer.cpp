@@ -9,13 +9,13 @@ namespace {
 
 using Span = PreTokenizerScratch::Span;
 
-// All matches of `regex` in `text` plus the gaps between them, covering `text`, with
-// Oniguruma's find_iter rule for empty matches (none right where the previous match ended).
-void find_matches(const Regex& regex, std::string_view text, RegexScratch& scratch,
-                  std::vector<Span>& out) {
-  out.clear();
+// Visits all matches of `regex` in `text` and the gaps between them, in order, covering
+// `text`, with Oniguruma's find_iter rule for empty matches (none right where the previous
+// match ended).
+void for_each_match(const Regex& regex, std::string_view text, RegexScratch& scratch,
+                    FunctionRef<void(size_t, size_t, bool)> visit) {
   if (text.empty()) {
-    out.push_back({0, 0, false});
+    visit(0, 0, false);
     return;
   }
   size_t prev = 0, search = 0;
@@ -32,11 +32,11 @@ void find_matches(const Regex& regex, std::string_view text, RegexScratch& scrat
     search = m->end;
     have_last = true;
     last_match_end = m->end;
-    if (m->begin != prev) out.push_back({prev, m->begin, false});
-    out.push_back({m->begin, m->end, true});
+    if (m->begin != prev) visit(prev, m->begin, false);
+    visit(m->begin, m->end, true);
     prev = m->end;
   }
-  if (prev != text.size()) out.push_back({prev, text.size(), false});
+  if (prev != text.size()) visit(prev, text.size(), false);
 }
 
 // Turns (span, is_match) into (span, remove) following SplitDelimiterBehavior.
@@ -156,15 +156,25 @@ void PreTokenizer::run(size_t step, std::string_view piece, PreTokenizerScratch&
       return;
     }
   }
-  std::vector<Span>& spans = scratch.spans[step];
-  find_matches(s.regex, piece, scratch.regex, spans);
-  if (s.invert) {
-    for (auto& sp : spans) sp.flag = !sp.flag;
+  const SplitBehavior behavior =
+      s.kind == PreTokenizerStep::Kind::Split ? s.behavior : SplitBehavior::Isolated;
+  if (behavior == SplitBehavior::Isolated) {
+    // Every match and gap is a piece of its own (invert changes nothing), so no list is needed.
+    for_each_match(s.regex, piece, scratch.regex, [&](size_t begin, size_t end, bool) {
+      if (end > begin) run(step + 1, piece.substr(begin, end - begin), scratch, emit);
+    });
+    return;
   }
-  apply_behavior(s.kind == PreTokenizerStep::Kind::Split ? s.behavior : SplitBehavior::Isolated,
-                 spans);
+  std::vector<Span>& spans = scratch.spans[step];
+  spans.clear();
+  for_each_match(s.regex, piece, scratch.regex, [&](size_t begin, size_t end, bool is_match) {
+    spans.push_back({begin, end, is_match != s.invert});
+  });
+  apply_behavior(behavior, spans);
   for (const auto& sp : spans) {
-    if (!sp.flag && sp.end > sp.begin) run(step + 1, piece.substr(sp.begin, sp.end - sp.begin), scratch, emit);
+    if (!sp.flag && sp.end > sp.begin) {
+      run(step + 1, piece.substr(sp.begin, sp.end - sp.begin), scratch, emit);
+    }
   }
 }
 

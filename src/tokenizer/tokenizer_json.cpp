@@ -199,7 +199,8 @@ json parse_capturing_model(std::string_view text, CapturedModel& captured) {
       case json::parse_event_t::key:
         keys.resize(d + 1);
         keys[d] = parsed.get<std::string>();
-        return true;
+        // Returning false keeps the vocab's keys out of the DOM; the value event still comes.
+        return !(d == 3 && under("vocab"));
       case json::parse_event_t::value:
         if (d == 3 && under("vocab") && parsed.is_number_integer()) {
           captured.vocab.emplace_back(keys[3], parsed.get<int32_t>());

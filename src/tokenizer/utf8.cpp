@@ -1,5 +1,8 @@
 #include "tokenizer/utf8.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 namespace smol::utf8 {
 
 Sequence next_sequence(std::string_view bytes, size_t pos) {
@@ -35,6 +38,14 @@ Sequence next_sequence(std::string_view bytes, size_t pos) {
 std::optional<size_t> find_invalid(std::string_view bytes) {
   size_t i = 0;
   while (i < bytes.size()) {
+    // Skip ASCII eight bytes at a time: most text is mostly ASCII.
+    while (i + 8 <= bytes.size()) {
+      uint64_t chunk;
+      std::memcpy(&chunk, bytes.data() + i, 8);
+      if (chunk & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i >= bytes.size()) break;
     if (static_cast<unsigned char>(bytes[i]) < 0x80) {
       ++i;
       continue;

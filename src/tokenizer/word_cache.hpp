@@ -21,15 +21,20 @@ class WordCache {
   static constexpr size_t kMaxWordBytes = 256;  // longer words are rare and not worth keeping
 
  private:
+  // 16 bytes, so that probing touches little memory: lookups are cache-miss bound.
   struct Slot {
-    uint64_t hash = 0;
-    uint32_t key_offset = 0, key_length = 0;
-    uint32_t ids_offset = 0, ids_length = 0;
-    bool used = false;
+    uint32_t tag = 0;  // high hash bits, never 0 in a used slot
+    uint32_t key_offset = 0;
+    uint32_t ids_offset = 0;
+    uint16_t key_length = 0;
+    uint16_t ids_length = 0;
   };
   static uint64_t hash_of(std::string_view word);
+  static uint32_t tag_of(uint64_t hash) { return static_cast<uint32_t>(hash >> 32) | 1u; }
+  bool matches(const Slot& s, uint32_t tag, std::string_view word) const;
+  void grow();
 
-  std::vector<Slot> slots_;  // open addressing, power-of-two size, at most half full
+  std::vector<Slot> slots_;  // open addressing, power-of-two size, grown to stay half empty
   size_t used_ = 0;
   size_t max_entries_;
   std::string keys_;

@@ -1,0 +1,138 @@
+// llama-bench-style timing: pp = one batch of P random tokens from an empty cache; tg = N
+// single-token decode steps with logits, no sampling. One warm-up run, then repetitions.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "smol/model.hpp"
+#include "smol/thread_pool.hpp"
+
+namespace smol::cli {
+
+namespace {
+
+struct BenchArgs {
+  std::string model;
+  std::vector<int> prompt_sizes = {512};
+  std::vector<int> gen_sizes = {128};
+  std::vector<int> threads;
+  int repetitions = 5;
+  bool json = false;
+};
+
+struct Stats {
+  double mean = 0.0, sd = 0.0;
+};
+
+Stats stats(const std::vector<double>& xs) {
+  Stats s;
+  for (double x : xs) s.mean += x;
+  s.mean /= xs.size();
+  for (double x : xs) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = xs.size() > 1 ? std::sqrt(s.sd / (xs.size() - 1)) : 0.0;
+  return s;
+}
+
+double seconds(const std::function<void()>& fn) {
+  const auto start = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::vector<int32_t> random_tokens(int n, int vocab, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int32_t> dist(0, vocab - 1);
+  std::vector<int32_t> tokens(n);
+  for (auto& t : tokens) t = dist(rng);
+  return tokens;
+}
+
+// Tokens per second of `reps` timed runs of `run` (after one untimed warm-up).
+Stats measure(int n_tokens, int reps, const std::function<void()>& run) {
+  run();
+  std::vector<double> rates;
+  for (int r = 0; r < reps; ++r) rates.push_back(n_tokens / seconds(run));
+  return stats(rates);
+}
+
+std::string weight_type_name(const Model& model) {
+  switch (model.weights().layers.at(0).q.type) {
+    case WeightType::F32: return "F32";
+    case WeightType::BF16: return "BF16";
+    case WeightType::F16: return "F16";
+    default: return "quantized";
+  }
+}
+
+int run_bench(const BenchArgs& args) {
+  auto model = Model::load(resolve_model(args.model));
+  const ModelConfig& c = model->config();
+  const std::string type = weight_type_name(*model);
+  nlohmann::json results = nlohmann::json::array();
+  if (!args.json) {
+    std::printf("| model | type | threads | test | t/s |\n|---|---|---|---|---|\n");
+  }
+  for (int n_threads : args.threads) {
+    ThreadPool pool(n_threads);
+    auto report = [&](const std::string& test, int n, const Stats& s) {
+      results.push_back({{"model", args.model}, {"type", type}, {"threads", n_threads}, {"test", test},
+                         {"n_tokens", n}, {"tokens_per_second", s.mean}, {"stddev", s.sd},
+                         {"repetitions", args.repetitions}});
+      if (!args.json) {
+        std::printf("| %s | %s | %d | %s | %.2f ± %.2f |\n", args.model.c_str(), type.c_str(), n_threads,
+                    test.c_str(), s.mean, s.sd);
+        std::fflush(stdout);
+      }
+    };
+    for (int p : args.prompt_sizes) {
+      if (p <= 0) continue;
+      const auto tokens = random_tokens(p, c.vocab_size, 1);
+      KvCache kv(c, p);
+      ForwardBuffers buf(c, p, pool.size(), p);
+      report(fmt::format("pp{}", p), p, measure(p, args.repetitions, [&] {
+               kv.clear();
+               model->forward(tokens, kv, buf, pool, Logits::Last);
+             }));
+    }
+    for (int n : args.gen_sizes) {
+      if (n <= 0) continue;
+      const auto tokens = random_tokens(n, c.vocab_size, 2);
+      KvCache kv(c, n);
+      ForwardBuffers buf(c, 1, pool.size(), n);
+      report(fmt::format("tg{}", n), n, measure(n, args.repetitions, [&] {
+               kv.clear();
+               for (int i = 0; i < n; ++i) model->forward(std::span(tokens).subspan(i, 1), kv, buf, pool, Logits::Last);
+             }));
+    }
+  }
+  if (args.json) std::printf("%s\n", results.dump(2).c_str());
+  return 0;
+}
+
+}  // namespace
+
+Command add_bench_command(CLI::App& root) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* app = root.add_subcommand("bench", "Measure prompt processing (pp) and generation (tg) speed");
+  add_model_option(*app, args->model);
+  app->add_option("-p,--n-prompt", args->prompt_sizes, "Prompt sizes, comma-separated (0: skip)")
+      ->delimiter(',')->capture_default_str();
+  app->add_option("-n,--n-gen", args->gen_sizes, "Generation lengths, comma-separated (0: skip)")
+      ->delimiter(',')->capture_default_str();
+  args->threads = {default_threads()};
+  app->add_option("-t,--threads", args->threads, "Thread counts, comma-separated")
+      ->delimiter(',')->check(CLI::Range(1, 1024))->capture_default_str();
+  app->add_option("-r,--repetitions", args->repetitions, "Timed repetitions per test")
+      ->check(CLI::Range(1, 1000))->capture_default_str();
+  app->add_flag("--json", args->json, "Print results as JSON");
+  return {app, [args] { return run_bench(*args); }};
+}
+
+}  // namespace smol::cli
