@@ -1,16 +1,21 @@
 #pragma once
 // Arithmetic on arrays, nothing about models. Weights stay in their stored type (bf16/f16
-// are widened inside the kernels, never copied into a float32 model).
+// are widened inside the kernels, quantized blocks are decoded inside the kernels), never
+// copied into a float32 model.
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace smol {
 
 class ThreadPool;
 
-enum class WeightType { F32, BF16, F16 };
+// Q8_0, Q4_0, Q4_K and Q6_K are GGML's block layouts byte for byte (see smol/quant.hpp).
+enum class WeightType { F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K };
 
 // A row-major matrix of `rows` outputs by `cols` inputs, as Hugging Face stores Linear weights.
+// For quantized types each row is cols / block_elements(type) consecutive blocks, rows packed
+// back to back (GGUF's layout), and cols must be a multiple of the block size.
 struct MatrixView {
   WeightType type = WeightType::F32;
   const void* data = nullptr;
@@ -27,7 +32,21 @@ float dot_f16(const float* x, const uint16_t* w, size_t n);
 void widen_row(const MatrixView& m, int64_t row, float* out);
 
 // y[t][r] = sum_k x[t][k] * W[r][k] for t < n_tokens (x: n_tokens x cols, y: n_tokens x rows).
+// Quantized weights with few tokens use integer dot products against the activations
+// quantized to 8 bits in blocks of 32 (as llama.cpp does); with many tokens the weights are
+// decoded panel by panel into float32 and multiplied exactly. Throws smol::Error when cols
+// is not a multiple of the weight type's block size.
 void matmul(ThreadPool& pool, const float* x, int n_tokens, const MatrixView& w, float* y);
+
+// One output of a fused matmul: ys[i][t][r] = sum_k x[t][k] * ws[i][r][k].
+struct MatmulOutput {
+  MatrixView w;
+  float* y = nullptr;
+};
+
+// Several matrices sharing the same input and cols (Q/K/V, gate/up) in one pool dispatch:
+// the input is prepared once and the threads are woken once.
+void matmul_multi(ThreadPool& pool, const float* x, int n_tokens, std::span<const MatmulOutput> outputs);
 
 // y = x * rsqrt(mean(x^2) + eps) * weight, in float32.
 void rms_norm(const float* x, const float* weight, float eps, int dim, float* y);
@@ -41,5 +60,11 @@ void softmax(float* x, int n);
 
 // gate[i] = silu(gate[i]) * up[i]
 void silu_mul(float* gate, const float* up, int n);
+
+// One attention head over cached keys/values: out = softmax(scale * q . K^T) . V, where key j
+// is keys[j * stride .. + head_dim) (likewise values) for j < n_keys. `scores` is caller
+// scratch of n_keys floats. Computed in float32.
+void attention_head(const float* q, const float* keys, const float* values, size_t stride, int n_keys,
+                    int head_dim, float scale, float* scores, float* out);
 
 }  // namespace smol

@@ -4,6 +4,7 @@
 // activations a forward pass saves for the backward, and the forward/backward pair itself.
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -65,14 +66,18 @@ struct TrainModel {
 
   // Reads a Hugging Face folder (F32/BF16/F16 safetensors, sharded or not) into float32.
   static TrainModel load(const std::filesystem::path& folder);
-  // Writes model.safetensors-style data in `dtype` (F32 or BF16/F16), atomically.
-  void write_weights(const std::filesystem::path& file, DType dtype) const;
+  // Writes the weights as a safetensors file in `dtype` (F32, BF16 or F16), atomically.
+  void write_weights(const std::filesystem::path& file, DType dtype,
+                     const std::map<std::string, std::string>& metadata = {{"format", "pt"}}) const;
 };
 
 struct ForwardOptions {
   Precision precision = Precision::FP32;
   float dropout = 0.0f;        // on attention probabilities and residual branches; 0: off
-  uint64_t dropout_seed = 0;   // with the step/micro-batch mixed in by the caller
+  // Masks of batch row b are drawn from (dropout_seed, first_row + b), so they depend on the
+  // row's place in the global batch, not on how it is split into micro-batches or ranks.
+  uint64_t dropout_seed = 0;
+  int64_t first_row = 0;
 };
 
 // Everything the backward needs from the forward, for batch x seq_len tokens, plus the

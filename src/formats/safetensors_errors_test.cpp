@@ -145,7 +145,7 @@ TEST_F(SafetensorsErrors, ByteCountDoesNotMatchShape) {
 }
 
 TEST_F(SafetensorsErrors, OverlappingRanges) {
-  const std::string message = expect_rejected(
+  expect_rejected(
       R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
       k16Bytes, {"'a' [0, 12)", "'b' [8, 16)", "overlap"});
 }
@@ -175,8 +175,7 @@ TEST_F(SafetensorsErrors, DuplicateTensorName) {
 }
 
 TEST_F(SafetensorsErrors, ControlCharactersInNamesAreEscaped) {
-  const std::string message =
-      expect_rejected(R"({"bad\nname":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}})", "", {"bad\\x0aname"});
+  expect_rejected(R"({"bad\nname":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}})", "", {"bad\\x0aname"});
 }
 
 TEST_F(SafetensorsErrors, NonModelDtypesAreKnown) {

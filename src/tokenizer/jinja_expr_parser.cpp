@@ -69,8 +69,8 @@ ExprPtr ExprParser::parse_not() {
 }
 
 ExprPtr ExprParser::parse_compare() {
-  const Token& start = cur();
   ExprPtr first = parse_math1();
+  const Token& at = cur();  // errors point at the (first) operator
   std::vector<std::pair<CompareOp, ExprPtr>> rest;
   static const std::pair<std::string_view, CompareOp> kOps[] = {
       {"==", CompareOp::Eq}, {"!=", CompareOp::Ne}, {"<", CompareOp::Lt},
@@ -92,11 +92,12 @@ ExprPtr ExprParser::parse_compare() {
     }
   }
   if (rest.empty()) return first;
-  return make(start, Compare{std::move(first), std::move(rest)});
+  return make(at, Compare{std::move(first), std::move(rest)});
 }
 
-ExprPtr ExprParser::parse_binary_level(std::initializer_list<std::pair<std::string_view, BinaryOp>> ops,
-                           ExprPtr (ExprParser::*operand)()) {
+ExprPtr ExprParser::parse_binary_level(
+    std::initializer_list<std::pair<std::string_view, BinaryOp>> ops,
+    ExprPtr (ExprParser::*operand)()) {
   ExprPtr left = (this->*operand)();
   while (true) {
     auto op = std::find_if(ops.begin(), ops.end(), [&](const auto& o) { return is_op(o.first); });

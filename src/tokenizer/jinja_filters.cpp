@@ -370,7 +370,7 @@ const NamedFilter kFilters[] = {
     {"sort", do_sort},
     {"string", [](const Value& v, const Args& a) { a.bind("string", {}); return Value(v.str()); }},
     {"sum", do_sum},
-    {"title", [](const Value& v, const Args& a) { return string_filter(v, a, "title", py_title); }},
+    {"title", [](const Value& v, const Args& a) { return string_filter(v, a, "title", jinja_title); }},
     {"tojson", do_tojson},
     {"trim", [](const Value& v, const Args& a) {
        auto p = a.bind("trim", {"chars"});

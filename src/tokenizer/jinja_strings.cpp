@@ -224,6 +224,24 @@ std::string py_title(std::string_view s) {
   return out;
 }
 
+std::string jinja_title(std::string_view s) {
+  // Words start after a run of '-', whitespace or an opening bracket; each word is
+  // capitalized (first letter upper, the rest lower).
+  std::string out;
+  bool word_start = true;
+  for (char c : s) {
+    bool separator = c == '-' || is_py_space(c) || c == '(' || c == '{' || c == '[' || c == '<';
+    if (separator) {
+      out += c;
+      word_start = true;
+    } else {
+      out += word_start ? to_upper(c) : to_lower(c);
+      word_start = false;
+    }
+  }
+  return out;
+}
+
 int64_t py_find(std::string_view s, std::string_view sub) {
   size_t hit = s.find(sub);
   if (hit == std::string_view::npos) return -1;

@@ -25,7 +25,8 @@ std::string py_replace(std::string_view s, std::string_view old, std::string_vie
 std::string py_upper(std::string_view s);
 std::string py_lower(std::string_view s);
 std::string py_capitalize(std::string_view s);
-std::string py_title(std::string_view s);  // Python's str.title()
+std::string py_title(std::string_view s);     // Python's str.title(): "it's" -> "It'S"
+std::string jinja_title(std::string_view s);  // Jinja2's title filter: "it's" -> "It's"
 int64_t py_find(std::string_view s, std::string_view sub);   // code-point index or -1
 int64_t py_count(std::string_view s, std::string_view sub);  // non-overlapping occurrences
 bool is_py_space(char c);

@@ -12,9 +12,14 @@ namespace smol {
 
 void fill_dropout_masks(Activations& acts, int layer, const ForwardOptions& options) {
   Activations::Layer& a = acts.layers[layer];
-  fill_dropout_mask(a.attn_mask.data(), a.attn_mask.size(), options.dropout, mix_seed(options.dropout_seed, layer, 0));
-  fill_dropout_mask(a.res1_mask.data(), a.res1_mask.size(), options.dropout, mix_seed(options.dropout_seed, layer, 1));
-  fill_dropout_mask(a.res2_mask.data(), a.res2_mask.size(), options.dropout, mix_seed(options.dropout_seed, layer, 2));
+  const size_t B = static_cast<size_t>(acts.batch());
+  const size_t attn_row = a.attn_mask.size() / B, res_row = a.res1_mask.size() / B;
+  for (size_t b = 0; b < B; ++b) {
+    const uint64_t row_seed = mix_seed(options.dropout_seed, static_cast<uint64_t>(options.first_row) + b, layer);
+    fill_dropout_mask(a.attn_mask.data() + b * attn_row, attn_row, options.dropout, mix_seed(row_seed, 0));
+    fill_dropout_mask(a.res1_mask.data() + b * res_row, res_row, options.dropout, mix_seed(row_seed, 1));
+    fill_dropout_mask(a.res2_mask.data() + b * res_row, res_row, options.dropout, mix_seed(row_seed, 2));
+  }
 }
 
 double model_forward(const ModelConfig& c, const ParamPtrs& P, const int32_t* inputs, const int32_t* targets,

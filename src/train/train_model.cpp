@@ -106,7 +106,8 @@ TrainModel TrainModel::load(const std::filesystem::path& folder) {
   return m;
 }
 
-void TrainModel::write_weights(const std::filesystem::path& file, DType dtype) const {
+void TrainModel::write_weights(const std::filesystem::path& file, DType dtype,
+                               const std::map<std::string, std::string>& metadata) const {
   std::vector<TensorView> views;
   std::vector<std::vector<uint16_t>> halves;
   halves.reserve(layout.tensors().size());
@@ -123,7 +124,7 @@ void TrainModel::write_weights(const std::filesystem::path& file, DType dtype) c
       throw Error(fmt::format("cannot save weights as {} (use F32, BF16 or F16)", dtype_name(dtype)));
     }
   }
-  write_safetensors(file, views, {{"format", "pt"}});
+  write_safetensors(file, views, metadata);
 }
 
 }  // namespace smol

@@ -1,0 +1,45 @@
+#pragma once
+// Training checkpoints: a Hugging Face model folder (config.json, model.safetensors,
+// tokenizer files) that `smol generate` and transformers load as is, plus what resuming
+// needs: optimizer.safetensors (AdamW moments, and the float32 master weights when the model
+// is saved in bf16) and trainer_state.json (step, loss scale, seed, ...).
+#include <cstdint>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "smol/dtype.hpp"
+#include "smol/train_model.hpp"
+#include "smol/train_optim.hpp"
+
+namespace smol {
+
+struct TrainerState {
+  int64_t step = 0;          // optimizer steps completed (updates applied or skipped)
+  int64_t tokens_seen = 0;   // input tokens over all ranks
+  uint64_t seed = 0;         // with `step`, the whole random state (data order, dropout)
+  double loss_scale = 1.0;   // fp16 dynamic loss scale
+  int64_t good_steps = 0;    // fp16: finite steps since the scale last changed
+  int64_t skipped_steps = 0; // fp16: steps skipped for overflowing gradients
+  nlohmann::json options;    // the options of the run, for the record
+};
+
+nlohmann::json to_json(const TrainerState& s);
+TrainerState trainer_state_from_json(const nlohmann::json& j, const std::string& source);
+
+// Writes the checkpoint into `dir` (created if needed). Every file goes to a temporary name
+// first and is renamed into place; trainer_state.json comes last and the weight files carry
+// the step in their metadata, so a checkpoint torn by a crash is detected when resuming.
+void save_checkpoint(const std::filesystem::path& dir, const TrainModel& model, const AdamWState& optimizer,
+                     const TrainerState& state, DType save_dtype, const std::filesystem::path& tokenizer_dir);
+
+struct Checkpoint {
+  TrainModel model;
+  AdamWState optimizer;
+  TrainerState state;
+};
+
+// Reads a folder written by save_checkpoint; smol::Error names what is missing or torn.
+Checkpoint load_checkpoint(const std::filesystem::path& dir);
+
+}  // namespace smol

@@ -1,0 +1,59 @@
+#pragma once
+// The per-type inner kernels behind matmul(); matmul.cpp splits the work and calls these.
+// Not part of the public API.
+#include <cstdint>
+
+#include "smol/kernels.hpp"
+
+namespace smol::detail {
+
+// Activations quantized for the integer dot products: per token, `cols` int8 values in
+// blocks of 32 sharing a float scale d (x ~ d * q), plus the exact float sums of the
+// original values per 32 and per 16 (the K-quants' min and offset terms use them).
+struct QuantizedActs {
+  int8_t* q = nullptr;      // n_tokens x cols, 32-byte aligned rows
+  float* d = nullptr;       // n_tokens x cols/32
+  float* sum32 = nullptr;   // n_tokens x cols/32
+  float* sum16 = nullptr;   // n_tokens x cols/16
+  int64_t cols = 0;
+};
+
+// Bytes of scratch QuantizedActs needs for n_tokens, and carving it out of `scratch`
+// (64-byte aligned).
+size_t quantized_acts_bytes(int n_tokens, int64_t cols);
+QuantizedActs carve_quantized_acts(void* scratch, int n_tokens, int64_t cols);
+
+// Quantizes token t's row of x (cols floats) into acts.
+void quantize_activation_row(const float* x, const QuantizedActs& acts, int t);
+
+// y[t * y_stride + r] = row r of the quantized matrix `w` (rows back to back, row_bytes apart)
+// dotted with token t of acts, for r < n_rows and t < n_tokens.
+void quant_dot_rows(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t n_rows,
+                    const QuantizedActs& acts, int n_tokens, float* y, int64_t y_stride);
+
+// The same for float weights (F32/BF16/F16) against float activations x (n_tokens x cols).
+void float_dot_rows(WeightType type, const void* w, int64_t cols, int64_t n_rows, const float* x, int n_tokens,
+                    float* y, int64_t y_stride);
+
+// Cache-blocked float GEMM for prefill. Weights are decoded into k-major panels of
+// gemm_panel_rows() rows; tokens are packed k-major in tiles of gemm_tile_tokens().
+struct GemmShape {
+  int panel_rows;   // rows per weight panel (NR)
+  int tile_tokens;  // tokens per packed token tile (MR)
+};
+GemmShape gemm_shape();
+
+// Packs tokens [tile * MR, tile * MR + MR) of x (n_tokens x cols) into xp (cols x MR floats,
+// zero for tokens past n_tokens).
+void gemm_pack_tokens(const float* x, int n_tokens, int64_t cols, int tile, float* xp);
+
+// Decodes rows [row0, row0 + NR) of w (rows past w.rows are zero) into panel (cols x NR
+// floats, k-major); row_tmp holds cols floats.
+void gemm_pack_panel(const MatrixView& w, int64_t row0, float* panel, float* row_tmp);
+
+// y[t * y_stride + r] = sum_k panel[k][r] * tokens[t][k] for r < n_rows (<= NR) and the
+// n_tokens tokens of the packed tiles xp (tile i at xp + i * MR * cols).
+void gemm_panel(const float* panel, const float* xp, int n_tokens, int64_t cols, int n_rows, float* y,
+                int64_t y_stride);
+
+}  // namespace smol::detail

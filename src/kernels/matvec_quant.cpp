@@ -1,0 +1,343 @@
+// Integer dot products of quantized weight rows with 8-bit quantized activations, the
+// memory-bound decode path. Highway 1.0.3 has no u8 x s8 pairwise multiply-add, so the x86
+// targets from AVX2 up use the intrinsics directly (vpmaddubsw, as llama.cpp does); every
+// other target falls back to portable scalar block loops with the same arithmetic.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/matvec_quant.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#include <cstring>
+
+#include "kernels/matmul_internal.hpp"
+#include "kernels/quant_internal.hpp"
+#include "smol/half.hpp"
+#include "smol/quant.hpp"
+
+#if HWY_ARCH_X86
+#include <immintrin.h>
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace smol::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+inline float load_f16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return f16_to_f32(h);
+}
+
+// x ~ d * q per 32 values with d = max|x| / 127, rounding to nearest; sums of the exact
+// values per 16 ride along for the K-quants.
+void QuantizeActivationRow(const float* x, const QuantizedActs& a, int t) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<int8_t, decltype(df)> d8;
+  const size_t n = hn::Lanes(df);
+  const int64_t cols = a.cols;
+  x += t * cols;
+  int8_t* q = a.q + t * cols;
+  float* d = a.d + t * cols / 32;
+  float* sum32 = a.sum32 + t * cols / 32;
+  float* sum16 = a.sum16 + t * cols / 16;
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    const float* xb = x + 32 * b;
+    auto amax = hn::Zero(df);
+    for (int half = 0; half < 2; ++half) {
+      auto s = hn::Zero(df);
+      for (size_t i = 16 * half; i < 16 * half + 16; i += n) {
+        const auto v = hn::LoadU(df, xb + i);
+        s = hn::Add(s, v);
+        amax = hn::Max(amax, hn::Abs(v));
+      }
+      sum16[2 * b + half] = hn::GetLane(hn::SumOfLanes(df, s));
+    }
+    sum32[b] = sum16[2 * b] + sum16[2 * b + 1];
+    const float m = hn::GetLane(hn::MaxOfLanes(df, amax));
+    d[b] = m / 127.0f;
+    const auto scale = hn::Set(df, m > 0 ? 127.0f / m : 0.0f);
+    for (size_t i = 0; i < 32; i += n) {
+      const auto qi = hn::NearestInt(hn::Mul(hn::LoadU(df, xb + i), scale));
+      hn::StoreU(hn::DemoteTo(d8, qi), d8, q + 32 * b + i);
+    }
+    (void)di;
+  }
+}
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+#define SMOL_HAVE_AVX2_DOT 1
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Signed bytes w . x summed in pairs and then in fours: maddubs needs one unsigned operand,
+// so the sign of w moves onto x (|w| <= 127 for every GGML quantizer; the sums of two
+// products stay below 2^15).
+inline __m256i dot_i8(__m256i w, __m256i x) {
+  const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+  return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+// Unsigned w (0..63) . signed x, in fours.
+inline __m256i dot_u8(__m256i w, __m256i x) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
+}
+
+inline __m256i unpack_q4_0(const uint8_t* qs) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i m4 = _mm_set1_epi8(0xF);
+  const __m256i u = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m4), _mm_and_si128(b, m4));
+  return _mm256_sub_epi8(u, _mm256_set1_epi8(8));
+}
+
+// R rows of 32-element blocks (Q8_0 or Q4_0) against one token; R rows share each
+// activation load and keep R independent accumulator chains.
+template <int R, bool kQ4>
+void RowsLegacy(const uint8_t* w, int64_t row_bytes, const int8_t* xq, const float* xd, int64_t nb, float* out) {
+  constexpr int64_t kBlock = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  __m256 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
+    const float dx = xd[b];
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* blk = w + r * row_bytes + b * kBlock;
+      const __m256i q = kQ4 ? unpack_q4_0(blk + 2) : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+      const __m256 s = _mm256_set1_ps(load_f16(blk) * dx);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8(q, x)), s, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]);
+}
+
+float RowQ4K(const uint8_t* w, int64_t n_super, const QuantizedActs& a, int t) {
+  const int8_t* xq = a.q + t * a.cols;
+  const float* xd = a.d + t * a.cols / 32;
+  const float* xs = a.sum32 + t * a.cols / 32;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  float mins = 0.0f;
+  for (int64_t s = 0; s < n_super; ++s) {
+    const auto* blk = reinterpret_cast<const BlockQ4_K*>(w) + s;
+    const float d = load_f16(reinterpret_cast<const uint8_t*>(&blk->d));
+    const float dmin = load_f16(reinterpret_cast<const uint8_t*>(&blk->dmin));
+    for (int c = 0; c < 4; ++c) {
+      const int64_t b = 8 * s + 2 * c;
+      int sc0, m0, sc1, m1;
+      q4_k_scale_min(2 * c, blk->scales, &sc0, &m0);
+      q4_k_scale_min(2 * c + 1, blk->scales, &sc1, &m1);
+      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs + 32 * c));
+      const __m256i lo = _mm256_and_si256(bytes, m4);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
+      const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
+      const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq + 32 * b + 32));
+      acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8(lo, x0)), _mm256_set1_ps(d * sc0 * xd[b]), acc0);
+      acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8(hi, x1)), _mm256_set1_ps(d * sc1 * xd[b + 1]), acc1);
+      mins += dmin * (m0 * xs[b] + m1 * xs[b + 1]);
+    }
+  }
+  return hsum(_mm256_add_ps(acc0, acc1)) - mins;
+}
+
+float RowQ6K(const uint8_t* w, int64_t n_super, const QuantizedActs& a, int t) {
+  const int8_t* xq = a.q + t * a.cols;
+  const float* xd = a.d + t * a.cols / 32;
+  const float* x16 = a.sum16 + t * a.cols / 16;
+  const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  float offset = 0.0f;  // sum of d * scale_j * 32 * sum(x over sub-block j)
+  for (int64_t s = 0; s < n_super; ++s) {
+    const auto* blk = reinterpret_cast<const BlockQ6_K*>(w) + s;
+    const float d = load_f16(reinterpret_cast<const uint8_t*>(&blk->d));
+    float off = 0.0f;
+    for (int j = 0; j < 16; ++j) off += blk->scales[j] * x16[16 * s + j];
+    offset += 32.0f * d * off;
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h));
+      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h + 32));
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+      for (int k = 0; k < 4; ++k) {
+        const int64_t b = 8 * s + 4 * h + k;
+        const int8_t* sc = blk->scales + 8 * h + 2 * k;
+        const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
+        // Each 16-bit pair sum covers 2 of the 16 values of one sub-block: weight the lower
+        // 8 lanes by the first sub-block's scale and the upper 8 by the second's.
+        const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+        const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], x), scales);
+        __m256& acc = (k & 1) ? acc1 : acc0;
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * xd[b]), acc);
+      }
+    }
+  }
+  return hsum(_mm256_add_ps(acc0, acc1)) - offset;
+}
+
+#else
+
+float RowLegacyScalar(const uint8_t* w, bool q4, const int8_t* xq, const float* xd, int64_t nb) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int isum = 0;
+    if (q4) {
+      const auto* blk = reinterpret_cast<const BlockQ4_0*>(w) + b;
+      for (int j = 0; j < 16; ++j) {
+        isum += ((blk->qs[j] & 0xF) - 8) * xq[32 * b + j] + ((blk->qs[j] >> 4) - 8) * xq[32 * b + j + 16];
+      }
+      sum += load_f16(reinterpret_cast<const uint8_t*>(&blk->d)) * xd[b] * static_cast<float>(isum);
+    } else {
+      const auto* blk = reinterpret_cast<const BlockQ8_0*>(w) + b;
+      for (int j = 0; j < 32; ++j) isum += blk->qs[j] * xq[32 * b + j];
+      sum += load_f16(reinterpret_cast<const uint8_t*>(&blk->d)) * xd[b] * static_cast<float>(isum);
+    }
+  }
+  return sum;
+}
+
+float RowQ4KScalar(const uint8_t* w, int64_t n_super, const QuantizedActs& a, int t) {
+  const int8_t* xq = a.q + t * a.cols;
+  const float* xd = a.d + t * a.cols / 32;
+  const float* xs = a.sum32 + t * a.cols / 32;
+  float sum = 0.0f;
+  for (int64_t s = 0; s < n_super; ++s) {
+    const auto* blk = reinterpret_cast<const BlockQ4_K*>(w) + s;
+    const float d = load_f16(reinterpret_cast<const uint8_t*>(&blk->d));
+    const float dmin = load_f16(reinterpret_cast<const uint8_t*>(&blk->dmin));
+    for (int j = 0; j < 8; ++j) {
+      int sc, m;
+      q4_k_scale_min(j, blk->scales, &sc, &m);
+      const int64_t b = 8 * s + j;
+      const uint8_t* qs = blk->qs + 32 * (j / 2);
+      int isum = 0;
+      for (int l = 0; l < 32; ++l) isum += ((j & 1) ? (qs[l] >> 4) : (qs[l] & 0xF)) * xq[32 * b + l];
+      sum += d * sc * xd[b] * static_cast<float>(isum) - dmin * m * xs[b];
+    }
+  }
+  return sum;
+}
+
+float RowQ6KScalar(const uint8_t* w, int64_t n_super, const QuantizedActs& a, int t) {
+  const int8_t* xq = a.q + t * a.cols;
+  const float* xd = a.d + t * a.cols / 32;
+  const float* x16 = a.sum16 + t * a.cols / 16;
+  float sum = 0.0f;
+  for (int64_t s = 0; s < n_super; ++s) {
+    const auto* blk = reinterpret_cast<const BlockQ6_K*>(w) + s;
+    const float d = load_f16(reinterpret_cast<const uint8_t*>(&blk->d));
+    for (int e = 0; e < 256; e += 16) {
+      const int j = e / 16;
+      int isum = 0;
+      for (int i = e; i < e + 16; ++i) {
+        const int h = i / 128, k = (i % 128) / 32, l = i % 32;
+        const uint8_t lo = blk->ql[64 * h + 32 * (k & 1) + l];
+        const int u = ((k < 2 ? lo : lo >> 4) & 0xF) | (((blk->qh[32 * h + l] >> (2 * k)) & 3) << 4);
+        isum += u * xq[256 * s + i];
+      }
+      sum += d * blk->scales[j] * (xd[(256 * s + e) / 32] * static_cast<float>(isum) - 32.0f * x16[16 * s + j]);
+    }
+  }
+  return sum;
+}
+
+#endif
+
+void QuantDotRows(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t n_rows, const QuantizedActs& a,
+                  int n_tokens, float* y, int64_t y_stride) {
+  const int64_t nb = a.cols / 32;
+  const int64_t n_super = a.cols / 256;
+  for (int t = 0; t < n_tokens; ++t) {
+    const int8_t* xq = a.q + t * a.cols;
+    const float* xd = a.d + t * nb;
+    float* yt = y + t * y_stride;
+    int64_t r = 0;
+    switch (type) {
+      case WeightType::Q8_0:
+      case WeightType::Q4_0: {
+        const bool q4 = type == WeightType::Q4_0;
+#ifdef SMOL_HAVE_AVX2_DOT
+        for (; r + 4 <= n_rows; r += 4) {
+          if (q4) RowsLegacy<4, true>(w + r * row_bytes, row_bytes, xq, xd, nb, yt + r);
+          else RowsLegacy<4, false>(w + r * row_bytes, row_bytes, xq, xd, nb, yt + r);
+        }
+        for (; r < n_rows; ++r) {
+          if (q4) RowsLegacy<1, true>(w + r * row_bytes, row_bytes, xq, xd, nb, yt + r);
+          else RowsLegacy<1, false>(w + r * row_bytes, row_bytes, xq, xd, nb, yt + r);
+        }
+#else
+        for (; r < n_rows; ++r) yt[r] = RowLegacyScalar(w + r * row_bytes, q4, xq, xd, nb);
+#endif
+        break;
+      }
+      case WeightType::Q4_K:
+#ifdef SMOL_HAVE_AVX2_DOT
+        for (; r < n_rows; ++r) yt[r] = RowQ4K(w + r * row_bytes, n_super, a, t);
+#else
+        for (; r < n_rows; ++r) yt[r] = RowQ4KScalar(w + r * row_bytes, n_super, a, t);
+#endif
+        break;
+      case WeightType::Q6_K:
+#ifdef SMOL_HAVE_AVX2_DOT
+        for (; r < n_rows; ++r) yt[r] = RowQ6K(w + r * row_bytes, n_super, a, t);
+#else
+        for (; r < n_rows; ++r) yt[r] = RowQ6KScalar(w + r * row_bytes, n_super, a, t);
+#endif
+        break;
+      default: break;
+    }
+  }
+}
+
+#undef SMOL_HAVE_AVX2_DOT
+
+}  // namespace smol::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace smol::detail {
+HWY_EXPORT(QuantizeActivationRow);
+HWY_EXPORT(QuantDotRows);
+
+size_t quantized_acts_bytes(int n_tokens, int64_t cols) {
+  const size_t n = static_cast<size_t>(n_tokens);
+  auto round64 = [](size_t b) { return (b + 63) / 64 * 64; };
+  return round64(n * cols) + 2 * round64(n * cols / 32 * sizeof(float)) + round64(n * cols / 16 * sizeof(float));
+}
+
+QuantizedActs carve_quantized_acts(void* scratch, int n_tokens, int64_t cols) {
+  const size_t n = static_cast<size_t>(n_tokens);
+  auto round64 = [](size_t b) { return (b + 63) / 64 * 64; };
+  auto* p = static_cast<uint8_t*>(scratch);
+  QuantizedActs a;
+  a.cols = cols;
+  a.q = reinterpret_cast<int8_t*>(p);
+  p += round64(n * cols);
+  a.d = reinterpret_cast<float*>(p);
+  p += round64(n * cols / 32 * sizeof(float));
+  a.sum32 = reinterpret_cast<float*>(p);
+  p += round64(n * cols / 32 * sizeof(float));
+  a.sum16 = reinterpret_cast<float*>(p);
+  return a;
+}
+
+void quantize_activation_row(const float* x, const QuantizedActs& acts, int t) {
+  HWY_DYNAMIC_DISPATCH(QuantizeActivationRow)(x, acts, t);
+}
+
+void quant_dot_rows(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t n_rows, const QuantizedActs& acts,
+                    int n_tokens, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(QuantDotRows)(type, w, row_bytes, n_rows, acts, n_tokens, y, y_stride);
+}
+}  // namespace smol::detail
+#endif
