@@ -43,6 +43,7 @@ class KvCache {
 
  private:
   friend class Model;
+  int kv_dim() const { return kv_dim_; }
   size_t offset(int layer, int pos, int which) const {
     return ((static_cast<size_t>(layer) * 2 + which) * capacity_ + pos) * kv_dim_;
   }
@@ -52,10 +53,19 @@ class KvCache {
   std::vector<float> data_;
 };
 
+// Where one token of a batch goes: its sequence's cache and its position in that sequence.
+struct TokenSlot {
+  KvCache* kv;
+  int pos;
+};
+
 // Activations for a batch of up to `max_tokens` tokens, allocated once and reused.
 struct ForwardBuffers {
   ForwardBuffers(const ModelConfig& config, int max_tokens, int n_threads, int max_context);
   int max_tokens;
+  int max_context;
+  std::vector<TokenSlot> slots;  // scratch for forward()
+  std::vector<int> rows;
   std::vector<float> residual, normed, q, k, v, attn_out, proj, gate, up, logits, rope_cos, rope_sin;
   std::vector<float> scores;  // one row of max_context per thread
 };
@@ -77,10 +87,18 @@ class Model {
   void forward(std::span<const int32_t> tokens, KvCache& kv, ForwardBuffers& buf, ThreadPool& pool,
                Logits which) const;
 
+  // One step over tokens of several sequences at once (continuous batching): the weights are
+  // read once for the whole batch; each token attends only to its own sequence's cache.
+  // Every sequence's tokens must be at consecutive positions starting at its cache's size.
+  // Logits are written for the tokens listed in `logit_rows` (indices into `tokens`), in order.
+  void forward_batch(std::span<const int32_t> tokens, std::span<const TokenSlot> slots,
+                     std::span<const int> logit_rows, ForwardBuffers& buf, ThreadPool& pool) const;
+
  private:
   Model(ModelConfig config, TensorStore store, const std::string& source);
-  void attention(int layer, int n_tokens, int start_pos, KvCache& kv, ForwardBuffers& buf,
-                 ThreadPool& pool) const;
+  void check_batch(std::span<const int32_t> tokens, std::span<const TokenSlot> slots, const ForwardBuffers& buf,
+                   const ThreadPool& pool) const;
+  void attention(int layer, std::span<const TokenSlot> slots, ForwardBuffers& buf, ThreadPool& pool) const;
 
   ModelConfig config_;
   TensorStore store_;

@@ -17,7 +17,7 @@ void KvCache::truncate(int n) {
 }
 
 ForwardBuffers::ForwardBuffers(const ModelConfig& c, int max_tokens_, int n_threads, int max_context)
-    : max_tokens(max_tokens_) {
+    : max_tokens(max_tokens_), max_context(max_context) {
   const size_t t = static_cast<size_t>(max_tokens);
   const size_t q_dim = static_cast<size_t>(c.num_attention_heads) * c.head_dim;
   const size_t kv_dim = static_cast<size_t>(c.num_key_value_heads) * c.head_dim;
@@ -34,6 +34,8 @@ ForwardBuffers::ForwardBuffers(const ModelConfig& c, int max_tokens_, int n_thre
   rope_cos.resize(t * c.head_dim / 2);
   rope_sin.resize(t * c.head_dim / 2);
   scores.resize(static_cast<size_t>(n_threads) * max_context);
+  slots.reserve(t);
+  rows.reserve(t);
 }
 
 }  // namespace smol

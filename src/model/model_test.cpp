@@ -140,3 +140,52 @@ TEST(ModelLimits, TokenOutsideVocabularyIsAnError) {
 
 }  // namespace
 }  // namespace smol
+
+namespace smol {
+namespace {
+
+// Two sequences decoded together in one batch give each sequence's reference logits: the
+// fixture's prompt 0 (+ continuation) in one cache and the same ids in a second cache that
+// starts two steps later.
+TEST(ModelBatch, InterleavedSequencesMatchReference) {
+  const auto dir = testing::fixtures_dir() / "tiny-f32";
+  auto model = Model::load(dir);
+  const ExpectedLogits expected = read_expected_logits(dir);
+  const int n = static_cast<int>(expected.ids.size());
+  const size_t vocab = model->config().vocab_size;
+  ThreadPool pool(2);
+  KvCache a(model->config(), n), b(model->config(), n);
+  ForwardBuffers buf(model->config(), 4, pool.size(), n);
+
+  // Step 0: sequence a prefills two tokens; from then on a and b advance one token each.
+  std::vector<int32_t> tokens = {expected.ids[0], expected.ids[1]};
+  std::vector<TokenSlot> slots = {{&a, 0}, {&a, 1}};
+  std::vector<int> rows = {1};
+  model->forward_batch(tokens, slots, rows, buf, pool);
+  EXPECT_LE(max_abs_diff(buf.logits.data(), expected.logits.data() + 1 * vocab, vocab), kLogitTolerance);
+
+  for (int step = 0; step + 2 < n; ++step) {
+    tokens = {expected.ids[step + 2], expected.ids[step]};
+    slots = {{&a, step + 2}, {&b, step}};
+    rows = {0, 1};
+    model->forward_batch(tokens, slots, rows, buf, pool);
+    EXPECT_LE(max_abs_diff(buf.logits.data(), expected.logits.data() + (step + 2) * vocab, vocab), kLogitTolerance)
+        << "a at " << step + 2;
+    EXPECT_LE(max_abs_diff(buf.logits.data() + vocab, expected.logits.data() + step * vocab, vocab), kLogitTolerance)
+        << "b at " << step;
+  }
+}
+
+TEST(ModelBatch, OutOfOrderPositionIsAnError) {
+  auto model = Model::load(testing::fixtures_dir() / "tiny-f32");
+  ThreadPool pool(1);
+  KvCache kv(model->config(), 8);
+  ForwardBuffers buf(model->config(), 2, pool.size(), 8);
+  const std::vector<int32_t> tokens = {5, 6};
+  const std::vector<TokenSlot> slots = {{&kv, 1}, {&kv, 2}};
+  const std::vector<int> rows = {1};
+  EXPECT_THROW(model->forward_batch(tokens, slots, rows, buf, pool), Error);
+}
+
+}  // namespace
+}  // namespace smol
