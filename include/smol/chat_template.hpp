@@ -4,15 +4,14 @@
 // apply_chat_template(..., tokenize=False) does.
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace smol {
 
 struct ChatMessage {
-  std::string role;     // "system", "user", "assistant", ...
+  std::string role;  // "system", "user", "assistant", ...
   std::string content;
 };
 
@@ -30,6 +29,8 @@ class ChatTemplate {
   static ChatTemplate from_tokenizer_config(const std::filesystem::path& tokenizer_config_json,
                                             const std::string& template_name = "default");
 
+  // Rendering errors are smol::Error naming the template line and column; a template's own
+  // raise_exception('msg') throws smol::Error whose what() is exactly msg.
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
 
   // Renders with arbitrary variables, e.g. {"messages": [...], "tools": [...],

@@ -1,10 +1,10 @@
 #include "smol/chat_template.hpp"
 
-#include <fstream>
-#include <sstream>
-
 #include <fmt/format.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "smol/error.hpp"
 #include "tokenizer/jinja_template.hpp"
@@ -76,14 +76,18 @@ std::string select_template(const nlohmann::ordered_json& value, const std::stri
                             const std::filesystem::path& path) {
   if (value.is_string()) return value.get<std::string>();
   if (!value.is_array())
-    throw Error(fmt::format("{}: 'chat_template' must be a string or a list of "
-                            "{{\"name\", \"template\"}} objects", path.string()));
+    throw Error(
+        fmt::format("{}: 'chat_template' must be a string or a list of "
+                    "{{\"name\", \"template\"}} objects",
+                    path.string()));
   std::string names;
   for (const auto& entry : value) {
     if (!entry.is_object() || !entry.contains("name") || !entry.contains("template") ||
         !entry["name"].is_string() || !entry["template"].is_string())
-      throw Error(fmt::format("{}: each 'chat_template' entry needs string 'name' and "
-                              "'template'", path.string()));
+      throw Error(
+          fmt::format("{}: each 'chat_template' entry needs string 'name' and "
+                      "'template'",
+                      path.string()));
     if (entry["name"] == wanted) return entry["template"].get<std::string>();
     names += (names.empty() ? "'" : ", '") + entry["name"].get<std::string>() + "'";
   }
@@ -112,9 +116,10 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const std::filesystem::path& pa
     source = read_file(sibling);
     name = sibling.string();
   } else {
-    throw Error(fmt::format("{}: no 'chat_template' (and no chat_template.jinja beside it); "
-                            "this model has no chat template",
-                            path.string()));
+    throw Error(
+        fmt::format("{}: no 'chat_template' (and no chat_template.jinja beside it); "
+                    "this model has no chat template",
+                    path.string()));
   }
 
   jinja::DictValue specials;
@@ -130,14 +135,15 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const std::filesystem::path& pa
     std::vector<jinja::Value> extra;
     for (size_t i = 0; i < it->size(); ++i) {
       const auto& t = (*it)[i];
-      if (t.is_string()) extra.emplace_back(t.get<std::string>());
+      if (t.is_string())
+        extra.emplace_back(t.get<std::string>());
       else if (t.is_object() && t.contains("content") && t["content"].is_string())
         extra.emplace_back(t["content"].get<std::string>());
     }
     specials.set("additional_special_tokens", jinja::Value::list(std::move(extra)));
   }
-  return ChatTemplate(std::make_shared<const Impl>(std::move(source), std::move(bos), std::move(eos),
-                                                   std::move(specials), std::move(name)));
+  return ChatTemplate(std::make_shared<const Impl>(
+      std::move(source), std::move(bos), std::move(eos), std::move(specials), std::move(name)));
 }
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,

@@ -3,7 +3,6 @@
 #include "smol/chat_template.hpp"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -46,8 +45,8 @@ class TempDir {
 // ---- the real SmolLM2-Instruct template ----
 
 TEST(SmolLM2Template, MatchesFixturePromptForOneUserTurn) {
-  auto expected = nlohmann::json::parse(
-      std::ifstream(testing::fixtures_dir() / "tiny-f32" / "expected.json"));
+  auto expected =
+      nlohmann::json::parse(std::ifstream(testing::fixtures_dir() / "tiny-f32" / "expected.json"));
   std::string want = expected["prompts"][1]["text"].get<std::string>();
   auto t = ChatTemplate::from_tokenizer_config(smollm2_config());
   EXPECT_EQ(t.render({{"user", "What is 2+2?"}}, true), want);
@@ -110,12 +109,13 @@ TEST(Llama3StyleTemplate, BosOnFirstTurnAndTrimmedContent) {
                                    {"user", "  Hello!  "},
                                    {"assistant", "Hi. "},
                                    {"user", "Weather in Paris?"}};
-  EXPECT_EQ(t.render(chat, true),
-            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are terse.<|eot_id|>"
-            "<|start_header_id|>user<|end_header_id|>\n\nHello!<|eot_id|>"
-            "<|start_header_id|>assistant<|end_header_id|>\n\nHi.<|eot_id|>"
-            "<|start_header_id|>user<|end_header_id|>\n\nWeather in Paris?<|eot_id|>"
-            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(
+      t.render(chat, true),
+      "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are terse.<|eot_id|>"
+      "<|start_header_id|>user<|end_header_id|>\n\nHello!<|eot_id|>"
+      "<|start_header_id|>assistant<|end_header_id|>\n\nHi.<|eot_id|>"
+      "<|start_header_id|>user<|end_header_id|>\n\nWeather in Paris?<|eot_id|>"
+      "<|start_header_id|>assistant<|end_header_id|>\n\n");
   EXPECT_EQ(t.render({{"user", "  Hello!  "}}, false),
             "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHello!<|eot_id|>");
 }
@@ -183,7 +183,9 @@ const char* kGemma = R"TPL({{ bos_token }}
 
 TEST(GemmaStyleTemplate, FoldsSystemIntoFirstUserTurn) {
   ChatTemplate t(kGemma, "<bos>", "<eos>");
-  EXPECT_EQ(t.render({{"system", "You are terse."}, {"user", "  Hello!  "}, {"assistant", "Hi. "},
+  EXPECT_EQ(t.render({{"system", "You are terse."},
+                      {"user", "  Hello!  "},
+                      {"assistant", "Hi. "},
                       {"user", "Weather in Paris?"}},
                      true),
             "<bos><start_of_turn>user\nYou are terse.\n\nHello!<end_of_turn>\n"
@@ -222,7 +224,8 @@ TEST(ChatTemplateConfig, AcceptsAddedTokenObjectsAndNamedTemplateLists) {
 TEST(ChatTemplateConfig, FallsBackToChatTemplateJinjaFile) {
   TempDir dir;
   auto path = dir.write("tokenizer_config.json", R"({"eos_token": "</s>"})");
-  dir.write("chat_template.jinja", "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}\n");
+  dir.write("chat_template.jinja",
+            "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}\n");
   auto t = ChatTemplate::from_tokenizer_config(path);
   EXPECT_EQ(t.render({{"user", "a"}, {"assistant", "b"}}, false), "user: a\nassistant: b\n");
 }
@@ -243,8 +246,9 @@ TEST(ChatTemplateConfig, MissingTemplateIsAnErrorNamingTheFile) {
 
 TEST(ChatTemplateConfig, SyntaxErrorNamesFileLineAndColumn) {
   TempDir dir;
-  auto path = dir.write("tokenizer_config.json",
-                        R"({"chat_template": "{% for m in messages %}\n{{ m.content }\n{% endfor %}"})");
+  auto path =
+      dir.write("tokenizer_config.json",
+                R"({"chat_template": "{% for m in messages %}\n{{ m.content }\n{% endfor %}"})");
   try {
     ChatTemplate::from_tokenizer_config(path);
     FAIL() << "expected a syntax error";
@@ -262,9 +266,10 @@ TEST(ChatTemplateRender, ContextMustBeAnObject) {
 
 TEST(ChatTemplateRender, DefaultsMatchApplyChatTemplate) {
   // transformers passes tools=None and documents=None, so they are defined but none.
-  ChatTemplate t("{{ tools is defined }} {{ tools is none }} {{ documents is none }} "
-                 "{{ add_generation_prompt }} {{ custom is defined }}",
-                 "", "");
+  ChatTemplate t(
+      "{{ tools is defined }} {{ tools is none }} {{ documents is none }} "
+      "{{ add_generation_prompt }} {{ custom is defined }}",
+      "", "");
   EXPECT_EQ(t.render(nlohmann::json::object()), "True True True False False");
   EXPECT_EQ(t.render(nlohmann::json{{"custom", 1}, {"tools", {1}}}), "True False True False True");
 }

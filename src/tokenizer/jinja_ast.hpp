@@ -22,32 +22,73 @@ struct CallArgs {
   std::vector<std::pair<std::string, ExprPtr>> keyword;
 };
 
-struct Literal { Value value; };
-struct Name { std::string name; };
-struct ListLit { std::vector<ExprPtr> items; bool tuple = false; };
-struct DictLit { std::vector<std::pair<ExprPtr, ExprPtr>> items; };
-struct GetAttr { ExprPtr object; std::string name; };   // a.b
-struct GetItem { ExprPtr object; ExprPtr index; };      // a[b]
-struct Slice { ExprPtr object; ExprPtr start, stop, step; };  // a[start:stop:step]; null = omitted
-struct Call { ExprPtr callee; CallArgs args; };
-struct Filter { ExprPtr input; std::string name; CallArgs args; };  // input | name(args)
-struct Test { ExprPtr input; std::string name; CallArgs args; bool negated = false; };
+struct Literal {
+  Value value;
+};
+struct Name {
+  std::string name;
+};
+struct ListLit {
+  std::vector<ExprPtr> items;
+  bool tuple = false;
+};
+struct DictLit {
+  std::vector<std::pair<ExprPtr, ExprPtr>> items;
+};
+struct GetAttr {
+  ExprPtr object;
+  std::string name;
+};  // a.b
+struct GetItem {
+  ExprPtr object;
+  ExprPtr index;
+};  // a[b]
+struct Slice {
+  ExprPtr object;
+  ExprPtr start, stop, step;
+};  // a[start:stop:step]; null = omitted
+struct Call {
+  ExprPtr callee;
+  CallArgs args;
+};
+struct Filter {
+  ExprPtr input;
+  std::string name;
+  CallArgs args;
+};  // input | name(args)
+struct Test {
+  ExprPtr input;
+  std::string name;
+  CallArgs args;
+  bool negated = false;
+};
 
 enum class UnaryOp { Not, Neg, Pos };
-struct Unary { UnaryOp op; ExprPtr operand; };
+struct Unary {
+  UnaryOp op;
+  ExprPtr operand;
+};
 
 enum class BinaryOp { And, Or, Add, Sub, Mul, Div, FloorDiv, Mod, Pow, Concat };
-struct Binary { BinaryOp op; ExprPtr lhs, rhs; };
+struct Binary {
+  BinaryOp op;
+  ExprPtr lhs, rhs;
+};
 
 enum class CompareOp { Eq, Ne, Lt, Le, Gt, Ge, In, NotIn };
-struct Compare { ExprPtr first; std::vector<std::pair<CompareOp, ExprPtr>> rest; };  // chained
+struct Compare {
+  ExprPtr first;
+  std::vector<std::pair<CompareOp, ExprPtr>> rest;
+};  // chained
 
-struct CondExpr { ExprPtr test, then, otherwise; };  // `then if test else otherwise`
+struct CondExpr {
+  ExprPtr test, then, otherwise;
+};  // `then if test else otherwise`
 
 struct Expr {
   int line = 0, column = 0;
-  std::variant<Literal, Name, ListLit, DictLit, GetAttr, GetItem, Slice, Call, Filter, Test,
-               Unary, Binary, Compare, CondExpr>
+  std::variant<Literal, Name, ListLit, DictLit, GetAttr, GetItem, Slice, Call, Filter, Test, Unary,
+               Binary, Compare, CondExpr>
       node;
 };
 
@@ -59,9 +100,16 @@ struct Target {
   std::string attribute;  // non-empty for `set ns.attr = ...`
 };
 
-struct TextNode { std::string text; };
-struct OutputNode { ExprPtr expr; };
-struct IfNode { std::vector<std::pair<ExprPtr, Body>> branches; Body otherwise; };
+struct TextNode {
+  std::string text;
+};
+struct OutputNode {
+  ExprPtr expr;
+};
+struct IfNode {
+  std::vector<std::pair<ExprPtr, Body>> branches;
+  Body otherwise;
+};
 struct ForNode {
   Target target;
   ExprPtr iterable;

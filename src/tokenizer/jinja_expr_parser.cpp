@@ -8,6 +8,7 @@
 namespace smol::jinja {
 
 ExprPtr ExprParser::parse_expression(bool with_condexpr) {
+  NestingGuard guard(*this);
   return with_condexpr ? parse_condexpr() : parse_or();
 }
 
@@ -17,8 +18,7 @@ ExprPtr ExprParser::parse_tuple(bool with_condexpr, bool explicit_parens) {
   bool is_tuple = false;
   while (true) {
     if (!items.empty()) expect_op(",");
-    if (cur().kind == TokenKind::VarEnd || cur().kind == TokenKind::BlockEnd || is_op(")"))
-      break;
+    if (cur().kind == TokenKind::VarEnd || cur().kind == TokenKind::BlockEnd || is_op(")")) break;
     items.push_back(parse_expression(with_condexpr));
     if (!is_op(",")) break;
     is_tuple = true;
@@ -61,6 +61,7 @@ ExprPtr ExprParser::parse_and() {
 }
 
 ExprPtr ExprParser::parse_not() {
+  NestingGuard guard(*this);
   if (is_name("not")) {
     const Token& at = next();
     return make(at, Unary{UnaryOp::Not, parse_not()});
@@ -107,14 +108,17 @@ ExprPtr ExprParser::parse_binary_level(
   }
 }
 ExprPtr ExprParser::parse_math1() {
-  return parse_binary_level({{"+", BinaryOp::Add}, {"-", BinaryOp::Sub}}, &ExprParser::parse_concat);
+  return parse_binary_level({{"+", BinaryOp::Add}, {"-", BinaryOp::Sub}},
+                            &ExprParser::parse_concat);
 }
 ExprPtr ExprParser::parse_concat() {
   return parse_binary_level({{"~", BinaryOp::Concat}}, &ExprParser::parse_math2);
 }
 ExprPtr ExprParser::parse_math2() {
-  return parse_binary_level({{"*", BinaryOp::Mul}, {"/", BinaryOp::Div},
-                             {"//", BinaryOp::FloorDiv}, {"%", BinaryOp::Mod}},
+  return parse_binary_level({{"*", BinaryOp::Mul},
+                             {"/", BinaryOp::Div},
+                             {"//", BinaryOp::FloorDiv},
+                             {"%", BinaryOp::Mod}},
                             &ExprParser::parse_pow);
 }
 ExprPtr ExprParser::parse_pow() {  // left-associative in Jinja2, unlike Python
@@ -123,6 +127,7 @@ ExprPtr ExprParser::parse_pow() {  // left-associative in Jinja2, unlike Python
 ExprPtr ExprParser::parse_filtered_unary() { return parse_unary(true); }
 
 ExprPtr ExprParser::parse_unary(bool with_filter) {
+  NestingGuard guard(*this);
   ExprPtr node;
   if (is_op("-") || is_op("+")) {
     const Token& at = next();
@@ -170,7 +175,8 @@ ExprPtr ExprParser::parse_primary() {
       if (t.value == "[") return parse_list();
       if (t.value == "{") return parse_dict();
       break;
-    default: break;
+    default:
+      break;
   }
   fail(t, "unexpected " + describe(t));
 }
@@ -207,18 +213,25 @@ ExprPtr ExprParser::parse_dict() {
 
 ExprPtr ExprParser::parse_postfix(ExprPtr node) {
   while (true) {
-    if (is_op(".") || is_op("[")) node = parse_subscript(std::move(node));
-    else if (is_op("(")) node = parse_call(std::move(node));
-    else return node;
+    if (is_op(".") || is_op("["))
+      node = parse_subscript(std::move(node));
+    else if (is_op("("))
+      node = parse_call(std::move(node));
+    else
+      return node;
   }
 }
 
 ExprPtr ExprParser::parse_filter_expr(ExprPtr node) {
   while (true) {
-    if (is_op("|")) node = parse_filter(std::move(node));
-    else if (is_name("is")) node = parse_test(std::move(node));
-    else if (is_op("(")) node = parse_call(std::move(node));
-    else return node;
+    if (is_op("|"))
+      node = parse_filter(std::move(node));
+    else if (is_name("is"))
+      node = parse_test(std::move(node));
+    else if (is_op("("))
+      node = parse_call(std::move(node));
+    else
+      return node;
   }
 }
 
@@ -228,7 +241,9 @@ ExprPtr ExprParser::parse_subscript(ExprPtr node) {
     const Token& attr = next();
     if (attr.kind == TokenKind::Name) return make(at, GetAttr{std::move(node), attr.value});
     if (attr.kind == TokenKind::Int)
-      return make(at, GetItem{std::move(node), make(attr, Literal{Value(static_cast<int64_t>(std::stoll(attr.value)))})});
+      return make(
+          at, GetItem{std::move(node),
+                      make(attr, Literal{Value(static_cast<int64_t>(std::stoll(attr.value)))})});
     fail(attr, "expected an attribute name after '.', got " + describe(attr));
   }
   ExprPtr start, stop, step;
@@ -297,8 +312,8 @@ ExprPtr ExprParser::parse_test(ExprPtr node) {
   CallArgs args;
   const Token& t = cur();
   bool starts_operand = t.kind == TokenKind::Name || t.kind == TokenKind::String ||
-                        t.kind == TokenKind::Int || t.kind == TokenKind::Float ||
-                        is_op("[") || is_op("{");
+                        t.kind == TokenKind::Int || t.kind == TokenKind::Float || is_op("[") ||
+                        is_op("{");
   if (is_op("(")) {
     args = parse_call_args();
   } else if (starts_operand && !is_name("else") && !is_name("or") && !is_name("and")) {

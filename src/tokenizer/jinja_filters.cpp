@@ -1,10 +1,10 @@
-// Jinja2's builtin filters and tests (the subset chat templates use), with transformers'
+// Jinja2's builtin filters (the subset chat templates use), with transformers'
 // tojson, which is Python json.dumps with ensure_ascii=False instead of Jinja2's HTML-safe one.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 #include "tokenizer/jinja_builtins.hpp"
 #include "tokenizer/jinja_strings.hpp"
@@ -17,13 +17,17 @@ Value arg_or(const std::optional<Value>& v, Value fallback) { return v ? *v : st
 
 int64_t length_of(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::Undefined: return 0;
-    case Value::Kind::String: return static_cast<int64_t>(utf8_chars(v.as_string()).size());
-    case Value::Kind::List: return static_cast<int64_t>(v.as_list().items.size());
+    case Value::Kind::Undefined:
+      return 0;
+    case Value::Kind::String:
+      return static_cast<int64_t>(utf8_chars(v.as_string()).size());
+    case Value::Kind::List:
+      return static_cast<int64_t>(v.as_list().items.size());
     case Value::Kind::Dict:
       if (!v.is_namespace()) return static_cast<int64_t>(v.as_dict().items.size());
       break;
-    default: break;
+    default:
+      break;
   }
   throw EvalError(fmt::format("object of type '{}' has no len()", v.type_name()));
 }
@@ -33,7 +37,8 @@ Value lookup_path(const Value& item, const Value& attribute) {
   if (!attribute.is_string()) return get_item(item, attribute);
   Value current = item;
   for (const auto& part : py_split(attribute.as_string(), std::string("."), -1)) {
-    bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    bool numeric = !part.empty() && std::all_of(part.begin(), part.end(),
+                                                [](char c) { return c >= '0' && c <= '9'; });
     current = numeric ? get_item(current, Value(static_cast<int64_t>(std::stoll(part))))
                       : get_item(current, Value(part));
   }
@@ -58,9 +63,12 @@ Value do_tojson(const Value& v, const Args& a) {
   JsonOptions o;
   o.ensure_ascii = p[0] && p[0]->truthy();
   if (p[1] && !p[1]->is_none()) {
-    if (p[1]->is_string()) o.indent = p[1]->as_string();
-    else if (p[1]->is_int()) o.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, p[1]->as_int())), ' ');
-    else throw EvalError("tojson(): indent must be an int, a str or None");
+    if (p[1]->is_string())
+      o.indent = p[1]->as_string();
+    else if (p[1]->is_int())
+      o.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, p[1]->as_int())), ' ');
+    else
+      throw EvalError("tojson(): indent must be an int, a str or None");
     o.item_separator.assign(1, ',');  // json.dumps drops the space after ',' when indenting
   }
   if (p[2] && !p[2]->is_none()) {
@@ -90,7 +98,9 @@ Value do_join(const Value& v, const Args& a) {
 
 Value do_first_last(const Value& v, bool last) {
   auto items = v.iterate();
-  if (items.empty()) return Value::undefined(fmt::format("No {} item, sequence was empty.", last ? "last" : "first"));
+  if (items.empty())
+    return Value::undefined(
+        fmt::format("No {} item, sequence was empty.", last ? "last" : "first"));
   return last ? items.back() : items.front();
 }
 
@@ -108,10 +118,12 @@ Value do_int(const Value& v, const Args& a) {
   auto p = a.bind("int", {"default", "base"});
   Value fallback = arg_or(p[0], Value(0));
   if (v.is_undefined()) throw EvalError(v.undefined_hint());
-  if (p[1] && !(p[1]->is_int() && p[1]->as_int() == 10)) throw EvalError("int(): only base 10 is supported");
+  if (p[1] && !(p[1]->is_int() && p[1]->as_int() == 10))
+    throw EvalError("int(): only base 10 is supported");
   if (v.is_int() || v.is_bool()) return Value(v.as_int());
   if (v.is_float()) {
-    if (!std::isfinite(v.as_double())) throw EvalError("cannot convert float infinity or NaN to integer");
+    if (!std::isfinite(v.as_double()))
+      throw EvalError("cannot convert float infinity or NaN to integer");
     return Value(static_cast<int64_t>(v.as_double()));
   }
   if (v.is_string()) {
@@ -120,8 +132,10 @@ Value do_int(const Value& v, const Args& a) {
     char* end = nullptr;
     errno = 0;
     long long i = std::strtoll(s.c_str(), &end, 10);
-    if (!s.empty() && end == s.c_str() + s.size() && errno == 0) return Value(static_cast<int64_t>(i));
-    if (auto d = parse_python_float(v.as_string()); d && std::isfinite(*d)) return Value(static_cast<int64_t>(*d));
+    if (!s.empty() && end == s.c_str() + s.size() && errno == 0)
+      return Value(static_cast<int64_t>(i));
+    if (auto d = parse_python_float(v.as_string()); d && std::isfinite(*d))
+      return Value(static_cast<int64_t>(*d));
   }
   return fallback;
 }
@@ -139,11 +153,13 @@ Value do_round(const Value& v, const Args& a) {
   auto p = a.bind("round", {"precision", "method"});
   int64_t precision = p[0] ? p[0]->as_int() : 0;
   std::string method = p[1] ? p[1]->str() : "common";
-  if (!v.is_number()) throw EvalError(fmt::format("round(): expected a number, got {}", v.type_name()));
+  if (!v.is_number())
+    throw EvalError(fmt::format("round(): expected a number, got {}", v.type_name()));
   if (method == "common") {
     if (!v.is_float() && precision >= 0) return Value(v.as_int());
     // printf rounds the exact binary value half-to-even, as CPython's round() does.
-    return Value(std::strtod(fmt::format("{:.{}f}", v.as_double(), std::max<int64_t>(precision, 0)).c_str(), nullptr));
+    return Value(std::strtod(
+        fmt::format("{:.{}f}", v.as_double(), std::max<int64_t>(precision, 0)).c_str(), nullptr));
   }
   double scale = std::pow(10.0, static_cast<double>(precision));
   if (method == "floor") return Value(std::floor(v.as_double() * scale) / scale);
@@ -153,11 +169,16 @@ Value do_round(const Value& v, const Args& a) {
 
 Value do_indent(const Value& v, const Args& a) {
   auto p = a.bind("indent", {"width", "first", "blank"});
-  std::string indention = !p[0] ? "    " : (p[0]->is_string() ? p[0]->as_string() : std::string(static_cast<size_t>(std::max<int64_t>(0, p[0]->as_int())), ' '));
+  std::string indention =
+      !p[0] ? "    "
+            : (p[0]->is_string()
+                   ? p[0]->as_string()
+                   : std::string(static_cast<size_t>(std::max<int64_t>(0, p[0]->as_int())), ' '));
   bool first = p[1] && p[1]->truthy();
   bool blank = p[2] && p[2]->truthy();
   if (v.is_undefined()) throw EvalError(v.undefined_hint());
-  if (!v.is_string()) throw EvalError(fmt::format("indent(): expected a string, got {}", v.type_name()));
+  if (!v.is_string())
+    throw EvalError(fmt::format("indent(): expected a string, got {}", v.type_name()));
   auto lines = py_splitlines(v.as_string() + "\n");
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -173,7 +194,9 @@ Value do_sort(const Value& v, const Args& a) {
   bool reverse = p[0] && p[0]->truthy();
   bool case_sensitive = p[1] && p[1]->truthy();
   auto items = v.iterate();
-  auto key = [&](const Value& x) { return sort_key(p[2] ? lookup_path(x, *p[2]) : x, case_sensitive); };
+  auto key = [&](const Value& x) {
+    return sort_key(p[2] ? lookup_path(x, *p[2]) : x, case_sensitive);
+  };
   std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
     return reverse ? compare(key(y), key(x)) < 0 : compare(key(x), key(y)) < 0;
   });
@@ -188,7 +211,9 @@ Value do_dictsort(const Value& v, const Args& a) {
   if (by != "key" && by != "value") throw EvalError("dictsort(): 'by' must be 'key' or 'value'");
   bool reverse = p[2] && p[2]->truthy();
   auto items = v.as_dict().items;
-  auto key = [&](const auto& kv) { return sort_key(by == "key" ? Value(kv.first) : kv.second, case_sensitive); };
+  auto key = [&](const auto& kv) {
+    return sort_key(by == "key" ? Value(kv.first) : kv.second, case_sensitive);
+  };
   std::stable_sort(items.begin(), items.end(), [&](const auto& x, const auto& y) {
     return reverse ? compare(key(y), key(x)) < 0 : compare(key(x), key(y)) < 0;
   });
@@ -214,8 +239,11 @@ Value do_min_max(const Value& v, const Args& a, bool max) {
   auto p = a.bind(max ? "max" : "min", {"case_sensitive", "attribute"});
   bool case_sensitive = p[0] && p[0]->truthy();
   auto items = v.iterate();
-  if (items.empty()) return Value::undefined(fmt::format("No aggregated item, sequence was empty."));
-  auto key = [&](const Value& x) { return sort_key(p[1] ? lookup_path(x, *p[1]) : x, case_sensitive); };
+  if (items.empty())
+    return Value::undefined(fmt::format("No aggregated item, sequence was empty."));
+  auto key = [&](const Value& x) {
+    return sort_key(p[1] ? lookup_path(x, *p[1]) : x, case_sensitive);
+  };
   const Value* best = &items[0];
   for (const auto& item : items) {
     int c = compare(key(item), key(*best));
@@ -227,7 +255,8 @@ Value do_min_max(const Value& v, const Args& a, bool max) {
 Value do_sum(const Value& v, const Args& a) {
   auto p = a.bind("sum", {"attribute", "start"});
   Value total = arg_or(p[1], Value(0));
-  for (const auto& item : v.iterate()) total = binary_op(BinaryOp::Add, total, p[0] ? lookup_path(item, *p[0]) : item);
+  for (const auto& item : v.iterate())
+    total = binary_op(BinaryOp::Add, total, p[0] ? lookup_path(item, *p[0]) : item);
   return total;
 }
 
@@ -236,9 +265,12 @@ Value do_map(const Value& v, const Args& a) {
   if (a.positional.empty()) {
     std::optional<Value> attribute, fallback;
     for (const auto& [k, val] : a.keyword) {
-      if (k == "attribute") attribute = val;
-      else if (k == "default") fallback = val;
-      else throw EvalError(fmt::format("map(): unexpected keyword argument '{}'", k));
+      if (k == "attribute")
+        attribute = val;
+      else if (k == "default")
+        fallback = val;
+      else
+        throw EvalError(fmt::format("map(): unexpected keyword argument '{}'", k));
     }
     if (!attribute) throw EvalError("map() needs a filter name or attribute=");
     for (const auto& item : v.iterate()) {
@@ -269,7 +301,8 @@ Value do_select(const Value& v, const Args& a, bool by_attribute, bool keep_when
     std::string name = a.positional[at].str();
     test = find_test(name);
     if (!test) throw EvalError(fmt::format("no test named '{}'", name));
-    rest.positional.assign(a.positional.begin() + static_cast<std::ptrdiff_t>(at) + 1, a.positional.end());
+    rest.positional.assign(a.positional.begin() + static_cast<std::ptrdiff_t>(at) + 1,
+                           a.positional.end());
     rest.keyword = a.keyword;
   }
   std::vector<Value> out;
@@ -294,12 +327,23 @@ Value do_escape(const Value& v, const Args& a) {
   std::string out;
   for (char c : v.str()) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return Value(std::move(out));
@@ -324,39 +368,63 @@ struct NamedFilter {
 };
 
 const NamedFilter kFilters[] = {
-    {"abs", [](const Value& v, const Args& a) {
+    {"abs",
+     [](const Value& v, const Args& a) {
        a.bind("abs", {});
        if (v.is_float()) return Value(std::fabs(v.as_double()));
        if (v.is_int() || v.is_bool()) return Value(std::abs(v.as_int()));
        throw EvalError(fmt::format("bad operand type for abs(): '{}'", v.type_name()));
      }},
-    {"attr", [](const Value& v, const Args& a) {
+    {"attr",
+     [](const Value& v, const Args& a) {
        auto p = a.bind("attr", {"name"});
        return get_attribute(v, p[0] ? p[0]->str() : "");
      }},
-    {"capitalize", [](const Value& v, const Args& a) { return string_filter(v, a, "capitalize", py_capitalize); }},
-    {"count", [](const Value& v, const Args& a) { a.bind("count", {}); return Value(length_of(v)); }},
+    {"capitalize", [](const Value& v,
+                      const Args& a) { return string_filter(v, a, "capitalize", py_capitalize); }},
+    {"count",
+     [](const Value& v, const Args& a) {
+       a.bind("count", {});
+       return Value(length_of(v));
+     }},
     {"d", do_default},
     {"default", do_default},
     {"dictsort", do_dictsort},
     {"e", do_escape},
     {"escape", do_escape},
-    {"first", [](const Value& v, const Args& a) { a.bind("first", {}); return do_first_last(v, false); }},
+    {"first",
+     [](const Value& v, const Args& a) {
+       a.bind("first", {});
+       return do_first_last(v, false);
+     }},
     {"float", do_float},
     {"indent", do_indent},
     {"int", do_int},
     {"items", do_items},
     {"join", do_join},
-    {"last", [](const Value& v, const Args& a) { a.bind("last", {}); return do_first_last(v, true); }},
-    {"length", [](const Value& v, const Args& a) { a.bind("length", {}); return Value(length_of(v)); }},
-    {"list", [](const Value& v, const Args& a) { a.bind("list", {}); return Value::list(v.iterate()); }},
+    {"last",
+     [](const Value& v, const Args& a) {
+       a.bind("last", {});
+       return do_first_last(v, true);
+     }},
+    {"length",
+     [](const Value& v, const Args& a) {
+       a.bind("length", {});
+       return Value(length_of(v));
+     }},
+    {"list",
+     [](const Value& v, const Args& a) {
+       a.bind("list", {});
+       return Value::list(v.iterate());
+     }},
     {"lower", [](const Value& v, const Args& a) { return string_filter(v, a, "lower", py_lower); }},
     {"map", do_map},
     {"max", [](const Value& v, const Args& a) { return do_min_max(v, a, true); }},
     {"min", [](const Value& v, const Args& a) { return do_min_max(v, a, false); }},
     {"reject", [](const Value& v, const Args& a) { return do_select(v, a, false, false); }},
     {"rejectattr", [](const Value& v, const Args& a) { return do_select(v, a, true, false); }},
-    {"replace", [](const Value& v, const Args& a) {
+    {"replace",
+     [](const Value& v, const Args& a) {
        auto p = a.bind("replace", {"old", "new", "count"});
        if (!p[0] || !p[1]) throw EvalError("replace() needs the old and new strings");
        int64_t count = (p[2] && !p[2]->is_none()) ? p[2]->as_int() : -1;
@@ -364,15 +432,25 @@ const NamedFilter kFilters[] = {
      }},
     {"reverse", do_reverse},
     {"round", do_round},
-    {"safe", [](const Value& v, const Args& a) { a.bind("safe", {}); return v; }},
+    {"safe",
+     [](const Value& v, const Args& a) {
+       a.bind("safe", {});
+       return v;
+     }},
     {"select", [](const Value& v, const Args& a) { return do_select(v, a, false, true); }},
     {"selectattr", [](const Value& v, const Args& a) { return do_select(v, a, true, true); }},
     {"sort", do_sort},
-    {"string", [](const Value& v, const Args& a) { a.bind("string", {}); return Value(v.str()); }},
+    {"string",
+     [](const Value& v, const Args& a) {
+       a.bind("string", {});
+       return Value(v.str());
+     }},
     {"sum", do_sum},
-    {"title", [](const Value& v, const Args& a) { return string_filter(v, a, "title", jinja_title); }},
+    {"title",
+     [](const Value& v, const Args& a) { return string_filter(v, a, "title", jinja_title); }},
     {"tojson", do_tojson},
-    {"trim", [](const Value& v, const Args& a) {
+    {"trim",
+     [](const Value& v, const Args& a) {
        auto p = a.bind("trim", {"chars"});
        std::optional<std::string> chars;
        if (p[0] && !p[0]->is_none()) chars = p[0]->str();
@@ -382,91 +460,11 @@ const NamedFilter kFilters[] = {
     {"upper", [](const Value& v, const Args& a) { return string_filter(v, a, "upper", py_upper); }},
 };
 
-// ---- tests ----
-
-const Value& test_arg(const Args& a, std::string_view name) {
-  if (a.positional.size() != 1 || !a.keyword.empty())
-    throw EvalError(fmt::format("test '{}' takes exactly one argument", name));
-  return a.positional[0];
-}
-
-bool no_args(const Args& a, std::string_view name) {
-  a.bind(name, {});
-  return true;
-}
-
-// Python's value % divisor, so floats work as in Jinja2's odd/even/divisibleby.
-Value remainder(const Value& v, const Value& divisor) { return binary_op(BinaryOp::Mod, v, divisor); }
-
-bool is_cased(const Value& v, bool upper) {
-  std::string s = v.str();
-  bool any = false;
-  for (char c : s) {
-    if (upper ? (c >= 'a' && c <= 'z') : (c >= 'A' && c <= 'Z')) return false;
-    any = any || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-  }
-  return any;
-}
-
-struct NamedTest {
-  std::string_view name;
-  TestFn fn;
-};
-
-bool test_eq(const Value& v, const Args& a) { return v == test_arg(a, "eq"); }
-bool test_ne(const Value& v, const Args& a) { return !(v == test_arg(a, "ne")); }
-bool test_lt(const Value& v, const Args& a) { return compare(v, test_arg(a, "lt")) < 0; }
-bool test_le(const Value& v, const Args& a) { return compare(v, test_arg(a, "le")) <= 0; }
-bool test_gt(const Value& v, const Args& a) { return compare(v, test_arg(a, "gt")) > 0; }
-bool test_ge(const Value& v, const Args& a) { return compare(v, test_arg(a, "ge")) >= 0; }
-
-const NamedTest kTests[] = {
-    {"boolean", [](const Value& v, const Args& a) { return no_args(a, "boolean") && v.is_bool(); }},
-    {"callable", [](const Value& v, const Args& a) { return no_args(a, "callable") && v.is_callable(); }},
-    {"defined", [](const Value& v, const Args& a) { return no_args(a, "defined") && !v.is_undefined(); }},
-    {"divisibleby", [](const Value& v, const Args& a) {
-       return remainder(v, test_arg(a, "divisibleby")) == Value(0);
-     }},
-    {"eq", test_eq}, {"equalto", test_eq}, {"==", test_eq},
-    {"even", [](const Value& v, const Args& a) { return no_args(a, "even") && remainder(v, 2) == Value(0); }},
-    {"false", [](const Value& v, const Args& a) { return no_args(a, "false") && v.is_bool() && !v.as_bool(); }},
-    {"float", [](const Value& v, const Args& a) { return no_args(a, "float") && v.is_float(); }},
-    {"ge", test_ge}, {">=", test_ge},
-    {"gt", test_gt}, {">", test_gt}, {"greaterthan", test_gt},
-    {"in", [](const Value& v, const Args& a) { return contains(test_arg(a, "in"), v); }},
-    {"integer", [](const Value& v, const Args& a) { return no_args(a, "integer") && v.is_int(); }},
-    {"iterable", [](const Value& v, const Args& a) {
-       return no_args(a, "iterable") && (v.is_undefined() || v.is_string() || v.is_list() || v.is_mapping());
-     }},
-    {"le", test_le}, {"<=", test_le},
-    {"lower", [](const Value& v, const Args& a) { return no_args(a, "lower") && is_cased(v, false); }},
-    {"lt", test_lt}, {"<", test_lt}, {"lessthan", test_lt},
-    {"mapping", [](const Value& v, const Args& a) { return no_args(a, "mapping") && v.is_mapping(); }},
-    {"ne", test_ne}, {"!=", test_ne},
-    {"none", [](const Value& v, const Args& a) { return no_args(a, "none") && v.is_none(); }},
-    {"number", [](const Value& v, const Args& a) { return no_args(a, "number") && v.is_number(); }},
-    {"odd", [](const Value& v, const Args& a) { return no_args(a, "odd") && remainder(v, 2) == Value(1); }},
-    {"sameas", [](const Value& v, const Args& a) { return v.same_object(test_arg(a, "sameas")); }},
-    {"sequence", [](const Value& v, const Args& a) {
-       return no_args(a, "sequence") && (v.is_undefined() || v.is_string() || v.is_list() || v.is_mapping());
-     }},
-    {"string", [](const Value& v, const Args& a) { return no_args(a, "string") && v.is_string(); }},
-    {"true", [](const Value& v, const Args& a) { return no_args(a, "true") && v.is_bool() && v.as_bool(); }},
-    {"undefined", [](const Value& v, const Args& a) { return no_args(a, "undefined") && v.is_undefined(); }},
-    {"upper", [](const Value& v, const Args& a) { return no_args(a, "upper") && is_cased(v, true); }},
-};
-
 }  // namespace
 
 FilterFn find_filter(std::string_view name) {
   for (const auto& f : kFilters)
     if (f.name == name) return f.fn;
-  return nullptr;
-}
-
-TestFn find_test(std::string_view name) {
-  for (const auto& t : kTests)
-    if (t.name == name) return t.fn;
   return nullptr;
 }
 

@@ -230,7 +230,8 @@ You are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>
 
 TEST(Qwen25Template, ToolsKeepTheCallersKeyOrder) {
   ChatTemplate t(kQwen25, "", "<|im_end|>");
-  EXPECT_EQ(t.render_ordered(nlohmann::ordered_json::parse(kToolConversation)), R"EXP(<|im_start|>system
+  EXPECT_EQ(t.render_ordered(nlohmann::ordered_json::parse(kToolConversation)),
+            R"EXP(<|im_start|>system
 You are Qwen, created by Alibaba Cloud. You are a helpful assistant.
 
 # Tools
@@ -333,8 +334,9 @@ Hi<|im_end|>
 
 TEST(Llama32Template, PlainChatWithDateString) {
   ChatTemplate t(kLlama32, "<|begin_of_text|>", "<|eot_id|>");
-  nlohmann::json context = {{"messages", {{{"role", "system"}, {"content", "You are terse."}},
-                                          {{"role", "user"}, {"content", "  Hello!  "}}}},
+  nlohmann::json context = {{"messages",
+                             {{{"role", "system"}, {"content", "You are terse."}},
+                              {{"role", "user"}, {"content", "  Hello!  "}}}},
                             {"add_generation_prompt", true},
                             {"date_string", "26 Jul 2024"}};
   EXPECT_EQ(t.render(context), R"EXP(<|begin_of_text|><|start_header_id|>system<|end_header_id|>
@@ -352,10 +354,12 @@ Hello!<|eot_id|><|start_header_id|>assistant<|end_header_id|>
 TEST(Llama32Template, ToolsInFirstUserMessage) {
   ChatTemplate t(kLlama32, "<|begin_of_text|>", "<|eot_id|>");
   auto context = nlohmann::ordered_json::parse(kToolConversation);
-  context["messages"].insert(context["messages"].begin(),
-                             nlohmann::ordered_json{{"role", "system"}, {"content", "You are terse."}});
+  context["messages"].insert(
+      context["messages"].begin(),
+      nlohmann::ordered_json{{"role", "system"}, {"content", "You are terse."}});
   context["date_string"] = "26 Jul 2024";
-  EXPECT_EQ(t.render_ordered(context), R"EXP(<|begin_of_text|><|start_header_id|>system<|end_header_id|>
+  EXPECT_EQ(t.render_ordered(context),
+            R"EXP(<|begin_of_text|><|start_header_id|>system<|end_header_id|>
 
 Environment: ipython
 Cutting Knowledge Date: December 2023

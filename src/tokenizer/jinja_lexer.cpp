@@ -1,9 +1,9 @@
 #include "tokenizer/jinja_lexer.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
-
-#include <fmt/format.h>
 
 #include "smol/error.hpp"
 #include "tokenizer/jinja_strings.hpp"
@@ -224,8 +224,9 @@ class Lexer {
     size_t start = pos_;
     auto digits = [&](size_t p) {  // \d+(_\d+)*
       size_t q = p;
-      while (q < src_.size() && (is_digit(src_[q]) || (src_[q] == '_' && q > p &&
-                                                      q + 1 < src_.size() && is_digit(src_[q + 1]))))
+      while (q < src_.size() &&
+             (is_digit(src_[q]) ||
+              (src_[q] == '_' && q > p && q + 1 < src_.size() && is_digit(src_[q + 1]))))
         ++q;
       return q;
     };
@@ -267,24 +268,52 @@ class Lexer {
       if (pos_ >= src_.size()) fail(start, "unterminated string literal");
       char e = src_[pos_++];
       switch (e) {
-        case '\n': break;
-        case '\\': value += '\\'; break;
-        case '\'': value += '\''; break;
-        case '"': value += '"'; break;
-        case 'a': value += '\a'; break;
-        case 'b': value += '\b'; break;
-        case 'f': value += '\f'; break;
-        case 'n': value += '\n'; break;
-        case 'r': value += '\r'; break;
-        case 't': value += '\t'; break;
-        case 'v': value += '\v'; break;
-        case 'x': append_utf8(value, hex_escape(2, start)); break;
-        case 'u': append_utf8(value, hex_escape(4, start)); break;
-        case 'U': append_utf8(value, hex_escape(8, start)); break;
+        case '\n':
+          break;
+        case '\\':
+          value += '\\';
+          break;
+        case '\'':
+          value += '\'';
+          break;
+        case '"':
+          value += '"';
+          break;
+        case 'a':
+          value += '\a';
+          break;
+        case 'b':
+          value += '\b';
+          break;
+        case 'f':
+          value += '\f';
+          break;
+        case 'n':
+          value += '\n';
+          break;
+        case 'r':
+          value += '\r';
+          break;
+        case 't':
+          value += '\t';
+          break;
+        case 'v':
+          value += '\v';
+          break;
+        case 'x':
+          append_utf8(value, hex_escape(2, start));
+          break;
+        case 'u':
+          append_utf8(value, hex_escape(4, start));
+          break;
+        case 'U':
+          append_utf8(value, hex_escape(8, start));
+          break;
         default:
           if (e >= '0' && e <= '7') {
             uint32_t cp = static_cast<uint32_t>(e - '0');
-            for (int i = 0; i < 2 && pos_ < src_.size() && src_[pos_] >= '0' && src_[pos_] <= '7'; ++i)
+            for (int i = 0; i < 2 && pos_ < src_.size() && src_[pos_] >= '0' && src_[pos_] <= '7';
+                 ++i)
               cp = cp * 8 + static_cast<uint32_t>(src_[pos_++] - '0');
             append_utf8(value, cp);
           } else {
@@ -337,17 +366,27 @@ std::vector<Token> tokenize(std::string_view source, std::string_view name) {
 
 std::string describe(const Token& token) {
   switch (token.kind) {
-    case TokenKind::Text: return "text";
-    case TokenKind::VarBegin: return "'{{'";
-    case TokenKind::VarEnd: return "'}}'";
-    case TokenKind::BlockBegin: return "'{%'";
-    case TokenKind::BlockEnd: return "'%}'";
-    case TokenKind::Name: return "'" + token.value + "'";
-    case TokenKind::String: return "string literal";
+    case TokenKind::Text:
+      return "text";
+    case TokenKind::VarBegin:
+      return "'{{'";
+    case TokenKind::VarEnd:
+      return "'}}'";
+    case TokenKind::BlockBegin:
+      return "'{%'";
+    case TokenKind::BlockEnd:
+      return "'%}'";
+    case TokenKind::Name:
+      return "'" + token.value + "'";
+    case TokenKind::String:
+      return "string literal";
     case TokenKind::Int:
-    case TokenKind::Float: return "number " + token.value;
-    case TokenKind::Op: return "'" + token.value + "'";
-    case TokenKind::Eof: return "end of template";
+    case TokenKind::Float:
+      return "number " + token.value;
+    case TokenKind::Op:
+      return "'" + token.value + "'";
+    case TokenKind::Eof:
+      return "end of template";
   }
   return "token";
 }

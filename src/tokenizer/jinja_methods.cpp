@@ -1,9 +1,9 @@
 // Methods of Python str, dict and list that the sandbox lets templates call, and the global
 // functions transformers provides.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <ctime>
-
-#include <fmt/format.h>
 
 #include "smol/error.hpp"
 #include "tokenizer/jinja_builtins.hpp"
@@ -57,16 +57,17 @@ Value str_affix(const Value& s, const Args& a, bool prefix) {
   std::string_view name = prefix ? "startswith" : "endswith";
   auto p = a.bind(name, {"prefix"});
   if (!p[0]) throw EvalError(fmt::format("{}() takes at least 1 argument (0 given)", name));
-  std::vector<Value> candidates = p[0]->is_list() ? p[0]->as_list().items : std::vector<Value>{*p[0]};
+  std::vector<Value> candidates =
+      p[0]->is_list() ? p[0]->as_list().items : std::vector<Value>{*p[0]};
   std::string_view text = self_str(s);
   for (const auto& c : candidates) {
     if (!c.is_string())
-      throw EvalError(fmt::format("{} first arg must be str or a tuple of str, not {}", name,
-                                  c.type_name()));
+      throw EvalError(
+          fmt::format("{} first arg must be str or a tuple of str, not {}", name, c.type_name()));
     std::string_view affix = c.as_string();
-    bool hit = affix.size() <= text.size() &&
-               (prefix ? text.substr(0, affix.size()) == affix
-                       : text.substr(text.size() - affix.size()) == affix);
+    bool hit =
+        affix.size() <= text.size() && (prefix ? text.substr(0, affix.size()) == affix
+                                               : text.substr(text.size() - affix.size()) == affix);
     if (hit) return Value(true);
   }
   return Value(false);
@@ -106,8 +107,10 @@ bool is_alpha_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 
 
 const Method kStrMethods[] = {
     {"strip", [](const Value& s, const Args& a) { return str_strip(s, a, true, true, "strip"); }},
-    {"lstrip", [](const Value& s, const Args& a) { return str_strip(s, a, true, false, "lstrip"); }},
-    {"rstrip", [](const Value& s, const Args& a) { return str_strip(s, a, false, true, "rstrip"); }},
+    {"lstrip",
+     [](const Value& s, const Args& a) { return str_strip(s, a, true, false, "lstrip"); }},
+    {"rstrip",
+     [](const Value& s, const Args& a) { return str_strip(s, a, false, true, "rstrip"); }},
     {"startswith", [](const Value& s, const Args& a) { return str_affix(s, a, true); }},
     {"endswith", [](const Value& s, const Args& a) { return str_affix(s, a, false); }},
     {"split", [](const Value& s, const Args& a) { return str_split(s, a, false); }},
@@ -117,9 +120,21 @@ const Method kStrMethods[] = {
        a.bind("splitlines", {});
        return string_list(py_splitlines(self_str(s)));
      }},
-    {"upper", [](const Value& s, const Args& a) { a.bind("upper", {}); return Value(py_upper(self_str(s))); }},
-    {"lower", [](const Value& s, const Args& a) { a.bind("lower", {}); return Value(py_lower(self_str(s))); }},
-    {"title", [](const Value& s, const Args& a) { a.bind("title", {}); return Value(py_title(self_str(s))); }},
+    {"upper",
+     [](const Value& s, const Args& a) {
+       a.bind("upper", {});
+       return Value(py_upper(self_str(s)));
+     }},
+    {"lower",
+     [](const Value& s, const Args& a) {
+       a.bind("lower", {});
+       return Value(py_lower(self_str(s)));
+     }},
+    {"title",
+     [](const Value& s, const Args& a) {
+       a.bind("title", {});
+       return Value(py_title(self_str(s)));
+     }},
     {"capitalize",
      [](const Value& s, const Args& a) {
        a.bind("capitalize", {});
@@ -129,7 +144,8 @@ const Method kStrMethods[] = {
      [](const Value& s, const Args& a) {
        auto p = a.bind("replace", {"old", "new", "count"});
        return Value(py_replace(self_str(s), required_string(p[0], "replace"),
-                               required_string(p[1], "replace"), optional_int(p[2], -1, "replace")));
+                               required_string(p[1], "replace"),
+                               optional_int(p[2], -1, "replace")));
      }},
     {"find",
      [](const Value& s, const Args& a) {
@@ -149,20 +165,24 @@ const Method kStrMethods[] = {
        bool first = true;
        for (const auto& item : p[0]->iterate()) {
          if (!item.is_string())
-           throw EvalError(fmt::format("sequence item: expected str instance, {} found", item.type_name()));
+           throw EvalError(
+               fmt::format("sequence item: expected str instance, {} found", item.type_name()));
          if (!first) out += self_str(s);
          out += item.as_string();
          first = false;
        }
        return Value(std::move(out));
      }},
-    {"isdigit", [](const Value& s, const Args& a) { return str_all(s, a, "isdigit", is_digit_char); }},
-    {"isalpha", [](const Value& s, const Args& a) { return str_all(s, a, "isalpha", is_alpha_char); }},
+    {"isdigit",
+     [](const Value& s, const Args& a) { return str_all(s, a, "isdigit", is_digit_char); }},
+    {"isalpha",
+     [](const Value& s, const Args& a) { return str_all(s, a, "isalpha", is_alpha_char); }},
     {"isalnum",
      [](const Value& s, const Args& a) {
        return str_all(s, a, "isalnum", [](char c) { return is_digit_char(c) || is_alpha_char(c); });
      }},
-    {"isspace", [](const Value& s, const Args& a) { return str_all(s, a, "isspace", is_py_space); }},
+    {"isspace",
+     [](const Value& s, const Args& a) { return str_all(s, a, "isspace", is_py_space); }},
     {"islower", [](const Value& s, const Args& a) { return str_cased(s, a, false); }},
     {"isupper", [](const Value& s, const Args& a) { return str_cased(s, a, true); }},
 };
@@ -170,16 +190,30 @@ const Method kStrMethods[] = {
 Value dict_view(const Value& self, int which) {  // 0 items, 1 keys, 2 values
   std::vector<Value> out;
   for (const auto& [k, v] : self.as_dict().items) {
-    if (which == 0) out.push_back(Value::tuple({Value(k), v}));
-    else out.push_back(which == 1 ? Value(k) : v);
+    if (which == 0)
+      out.push_back(Value::tuple({Value(k), v}));
+    else
+      out.push_back(which == 1 ? Value(k) : v);
   }
   return Value::list(std::move(out));
 }
 
 const Method kDictMethods[] = {
-    {"items", [](const Value& d, const Args& a) { a.bind("items", {}); return dict_view(d, 0); }},
-    {"keys", [](const Value& d, const Args& a) { a.bind("keys", {}); return dict_view(d, 1); }},
-    {"values", [](const Value& d, const Args& a) { a.bind("values", {}); return dict_view(d, 2); }},
+    {"items",
+     [](const Value& d, const Args& a) {
+       a.bind("items", {});
+       return dict_view(d, 0);
+     }},
+    {"keys",
+     [](const Value& d, const Args& a) {
+       a.bind("keys", {});
+       return dict_view(d, 1);
+     }},
+    {"values",
+     [](const Value& d, const Args& a) {
+       a.bind("values", {});
+       return dict_view(d, 2);
+     }},
     {"get",
      [](const Value& d, const Args& a) {
        auto p = a.bind("get", {"key", "default"});
@@ -188,7 +222,11 @@ const Method kDictMethods[] = {
          if (const Value* v = d.as_dict().find(p[0]->as_string())) return *v;
        return p[1] ? *p[1] : Value(nullptr);
      }},
-    {"copy", [](const Value& d, const Args& a) { a.bind("copy", {}); return d; }},
+    {"copy",
+     [](const Value& d, const Args& a) {
+       a.bind("copy", {});
+       return d;
+     }},
 };
 
 const Method kListMethods[] = {
@@ -204,16 +242,21 @@ const Method kListMethods[] = {
      [](const Value& l, const Args& a) {
        auto p = a.bind("count", {"value"});
        const auto& items = l.as_list().items;
-       return Value(static_cast<int64_t>(
-           std::count_if(items.begin(), items.end(), [&](const Value& v) { return p[0] && v == *p[0]; })));
+       return Value(static_cast<int64_t>(std::count_if(
+           items.begin(), items.end(), [&](const Value& v) { return p[0] && v == *p[0]; })));
      }},
-    {"copy", [](const Value& l, const Args& a) { a.bind("copy", {}); return l; }},
+    {"copy",
+     [](const Value& l, const Args& a) {
+       a.bind("copy", {});
+       return l;
+     }},
 };
 
 // Methods that would modify a template's inputs; the sandbox refuses them.
-constexpr std::string_view kUnsafeDictMethods[] = {"pop", "popitem", "update", "clear", "setdefault"};
-constexpr std::string_view kUnsafeListMethods[] = {"append", "extend", "insert", "pop",
-                                                   "remove", "reverse", "sort", "clear"};
+constexpr std::string_view kUnsafeDictMethods[] = {"pop", "popitem", "update", "clear",
+                                                   "setdefault"};
+constexpr std::string_view kUnsafeListMethods[] = {"append", "extend",  "insert", "pop",
+                                                   "remove", "reverse", "sort",   "clear"};
 
 template <size_t N>
 Value bind_method(const Value& self, std::string_view name, const Method (&table)[N]) {
@@ -227,10 +270,14 @@ Value bind_method(const Value& self, std::string_view name, const Method (&table
 
 template <size_t N>
 Value unsafe_method(const Value& self, std::string_view name, const std::string_view (&names)[N]) {
-  if (std::find(std::begin(names), std::end(names), name) == std::end(names)) return Value::undefined("");
-  std::string message = fmt::format("access to attribute '{}' of '{}' object is unsafe (templates "
-                                    "cannot modify their inputs)", name, self.type_name());
-  return Value::function(std::string(name), [message](const Args&) -> Value { throw EvalError(message); });
+  if (std::find(std::begin(names), std::end(names), name) == std::end(names))
+    return Value::undefined("");
+  std::string message = fmt::format(
+      "access to attribute '{}' of '{}' object is unsafe (templates "
+      "cannot modify their inputs)",
+      name, self.type_name());
+  return Value::function(std::string(name),
+                         [message](const Args&) -> Value { throw EvalError(message); });
 }
 
 }  // namespace
@@ -262,7 +309,8 @@ DictValue build_dict(const Args& args, std::string_view what) {
       d.items = init.as_dict().items;
     } else if (init.is_list()) {
       for (const auto& pair : init.as_list().items) {
-        if (!pair.is_list() || pair.as_list().items.size() != 2 || !pair.as_list().items[0].is_string())
+        if (!pair.is_list() || pair.as_list().items.size() != 2 ||
+            !pair.as_list().items[0].is_string())
           throw EvalError(fmt::format("{} needs (str key, value) pairs", what));
         d.set(pair.as_list().items[0].as_string(), pair.as_list().items[1]);
       }
@@ -279,7 +327,8 @@ Value range_function(const Args& args) {
   std::vector<int64_t> n;
   for (const auto& v : args.positional) {
     if (!v.is_int() && !v.is_bool())
-      throw EvalError(fmt::format("'{}' object cannot be interpreted as an integer", v.type_name()));
+      throw EvalError(
+          fmt::format("'{}' object cannot be interpreted as an integer", v.type_name()));
     n.push_back(v.as_int());
   }
   if (n.empty() || n.size() > 3)
@@ -315,7 +364,8 @@ Value strftime_now(const Args& args) {
 DictValue global_functions() {
   DictValue g;
   g.set("range", Value::function("range", range_function));
-  g.set("dict", Value::function("dict", [](const Args& a) { return Value::dict(build_dict(a, "dict()")); }));
+  g.set("dict", Value::function(
+                    "dict", [](const Args& a) { return Value::dict(build_dict(a, "dict()")); }));
   g.set("namespace", Value::function("namespace", [](const Args& a) {
           return Value::namespace_object(build_dict(a, "namespace()"));
         }));

@@ -1,7 +1,7 @@
 // Python semantics of the operators, subscripts and attribute access templates use.
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "tokenizer/jinja_builtins.hpp"
 #include "tokenizer/jinja_strings.hpp"
@@ -12,16 +12,26 @@ namespace {
 
 const char* op_symbol(BinaryOp op) {
   switch (op) {
-    case BinaryOp::Add: return "+";
-    case BinaryOp::Sub: return "-";
-    case BinaryOp::Mul: return "*";
-    case BinaryOp::Div: return "/";
-    case BinaryOp::FloorDiv: return "//";
-    case BinaryOp::Mod: return "%";
-    case BinaryOp::Pow: return "**";
-    case BinaryOp::Concat: return "~";
-    case BinaryOp::And: return "and";
-    case BinaryOp::Or: return "or";
+    case BinaryOp::Add:
+      return "+";
+    case BinaryOp::Sub:
+      return "-";
+    case BinaryOp::Mul:
+      return "*";
+    case BinaryOp::Div:
+      return "/";
+    case BinaryOp::FloorDiv:
+      return "//";
+    case BinaryOp::Mod:
+      return "%";
+    case BinaryOp::Pow:
+      return "**";
+    case BinaryOp::Concat:
+      return "~";
+    case BinaryOp::And:
+      return "and";
+    case BinaryOp::Or:
+      return "or";
   }
   return "?";
 }
@@ -111,14 +121,15 @@ Value arithmetic(BinaryOp op, const Value& a, const Value& b) {
       if (a.as_double() == 0.0 && b.as_double() < 0)
         throw EvalError("0.0 cannot be raised to a negative power");
       return Value(std::pow(a.as_double(), b.as_double()));
-    default: unsupported(op, a, b);
+    default:
+      unsupported(op, a, b);
   }
 }
 
 // Python's `"%s and %d" % (a, b)` for the conversions templates use: %s %r %d %i %%.
 Value percent_format(const std::string& format, const Value& args) {
-  std::vector<Value> values = (args.is_list() && args.as_list().tuple) ? args.as_list().items
-                                                                       : std::vector<Value>{args};
+  std::vector<Value> values =
+      (args.is_list() && args.as_list().tuple) ? args.as_list().items : std::vector<Value>{args};
   std::string out;
   size_t used = 0;
   for (size_t i = 0; i < format.size(); ++i) {
@@ -132,7 +143,8 @@ Value percent_format(const std::string& format, const Value& args) {
       continue;
     }
     if (conversion != 's' && conversion != 'r' && conversion != 'd' && conversion != 'i')
-      throw EvalError(fmt::format("unsupported format character '{}' in '%' formatting", conversion));
+      throw EvalError(
+          fmt::format("unsupported format character '{}' in '%' formatting", conversion));
     if (used == values.size()) throw EvalError("not enough arguments for format string");
     const Value& v = values[used++];
     if (conversion == 's') {
@@ -142,10 +154,12 @@ Value percent_format(const std::string& format, const Value& args) {
     } else if (v.is_number()) {
       out += std::to_string(v.is_float() ? static_cast<int64_t>(v.as_double()) : v.as_int());
     } else {
-      throw EvalError(fmt::format("%{} format: a real number is required, not {}", conversion, v.type_name()));
+      throw EvalError(
+          fmt::format("%{} format: a real number is required, not {}", conversion, v.type_name()));
     }
   }
-  if (used != values.size()) throw EvalError("not all arguments converted during string formatting");
+  if (used != values.size())
+    throw EvalError("not all arguments converted during string formatting");
   return Value(std::move(out));
 }
 
@@ -174,11 +188,12 @@ Value binary_op(BinaryOp op, const Value& a, const Value& b) {
 
 bool contains(const Value& container, const Value& item) {
   switch (container.kind()) {
-    case Value::Kind::Undefined: return false;
+    case Value::Kind::Undefined:
+      return false;
     case Value::Kind::String:
       if (!item.is_string())
-        throw EvalError(fmt::format("'in <string>' requires string as left operand, not {}",
-                                    item.type_name()));
+        throw EvalError(
+            fmt::format("'in <string>' requires string as left operand, not {}", item.type_name()));
       return container.as_string().find(item.as_string()) != std::string::npos;
     case Value::Kind::List:
       for (const auto& v : container.as_list().items)
@@ -189,21 +204,30 @@ bool contains(const Value& container, const Value& item) {
       if (item.is_list() || item.is_dict())
         throw EvalError(fmt::format("unhashable type: '{}'", item.type_name()));
       return item.is_string() && container.as_dict().find(item.as_string()) != nullptr;
-    default: break;
+    default:
+      break;
   }
   throw EvalError(fmt::format("argument of type '{}' is not iterable", container.type_name()));
 }
 
 bool compare_op(CompareOp op, const Value& a, const Value& b) {
   switch (op) {
-    case CompareOp::Eq: return a == b;
-    case CompareOp::Ne: return !(a == b);
-    case CompareOp::Lt: return compare(a, b) < 0;
-    case CompareOp::Le: return compare(a, b) <= 0;
-    case CompareOp::Gt: return compare(a, b) > 0;
-    case CompareOp::Ge: return compare(a, b) >= 0;
-    case CompareOp::In: return contains(b, a);
-    case CompareOp::NotIn: return !contains(b, a);
+    case CompareOp::Eq:
+      return a == b;
+    case CompareOp::Ne:
+      return !(a == b);
+    case CompareOp::Lt:
+      return compare(a, b) < 0;
+    case CompareOp::Le:
+      return compare(a, b) <= 0;
+    case CompareOp::Gt:
+      return compare(a, b) > 0;
+    case CompareOp::Ge:
+      return compare(a, b) >= 0;
+    case CompareOp::In:
+      return contains(b, a);
+    case CompareOp::NotIn:
+      return !contains(b, a);
   }
   return false;
 }
@@ -214,7 +238,8 @@ Value get_attribute(const Value& object, std::string_view name) {
   if (!method.is_undefined()) return method;
   if (object.is_dict())
     if (const Value* v = object.as_dict().find(name)) return *v;
-  return Value::undefined(fmt::format("'{} object' has no attribute '{}'", object.type_name(), name));
+  return Value::undefined(
+      fmt::format("'{} object' has no attribute '{}'", object.type_name(), name));
 }
 
 Value get_item(const Value& object, const Value& index) {
@@ -232,7 +257,8 @@ Value get_item(const Value& object, const Value& index) {
       if (i < 0) i += n;
       if (i >= 0 && i < n) return Value(chars[static_cast<size_t>(i)]);
     }
-    return Value::undefined(fmt::format("{} object has no element {}", object.type_name(), index.as_int()));
+    return Value::undefined(
+        fmt::format("{} object has no element {}", object.type_name(), index.as_int()));
   }
   if (object.is_dict() && index.is_string())
     if (const Value* v = object.as_dict().find(index.as_string())) return *v;
@@ -240,7 +266,8 @@ Value get_item(const Value& object, const Value& index) {
     Value method = find_method(object, index.as_string());
     if (!method.is_undefined()) return method;
   }
-  return Value::undefined(fmt::format("'{} object' has no attribute {}", object.type_name(), index.repr()));
+  return Value::undefined(
+      fmt::format("'{} object' has no attribute {}", object.type_name(), index.repr()));
 }
 
 Value slice(const Value& object, const Value& start_v, const Value& stop_v, const Value& step_v) {
@@ -255,7 +282,8 @@ Value slice(const Value& object, const Value& start_v, const Value& stop_v, cons
   };
   std::vector<std::string_view> chars;
   if (object.is_string()) chars = utf8_chars(object.as_string());
-  int64_t n = static_cast<int64_t>(object.is_string() ? chars.size() : object.as_list().items.size());
+  int64_t n =
+      static_cast<int64_t>(object.is_string() ? chars.size() : object.as_list().items.size());
   int64_t step = index(step_v).value_or(1);
   if (step == 0) throw EvalError("slice step cannot be zero");
   auto clamp = [&](std::optional<int64_t> v, int64_t fallback) {
@@ -267,7 +295,8 @@ Value slice(const Value& object, const Value& start_v, const Value& stop_v, cons
   int64_t start = clamp(index(start_v), step > 0 ? 0 : n - 1);
   int64_t stop = clamp(index(stop_v), step > 0 ? n : -1);
   std::vector<size_t> picked;
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) picked.push_back(static_cast<size_t>(i));
+  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step)
+    picked.push_back(static_cast<size_t>(i));
   if (object.is_string()) {
     std::string out;
     for (size_t i : picked) out += chars[i];

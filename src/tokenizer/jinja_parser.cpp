@@ -1,11 +1,11 @@
 #include "tokenizer/jinja_parser.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <initializer_list>
-
-#include <fmt/format.h>
 
 #include "smol/error.hpp"
 #include "tokenizer/jinja_expr_parser.hpp"
@@ -48,6 +48,7 @@ class Parser : public ExprParser {
   // Parses until one of `end_tags` opens a block tag; its name is stored in `found`. The
   // rest of that tag (e.g. an elif condition) is left to the caller.
   Body parse_body(Tags end_tags, std::string* found, const Token* opener) {
+    NestingGuard guard(*this);
     Body body;
     while (true) {
       const Token& t = cur();
@@ -81,7 +82,8 @@ class Parser : public ExprParser {
           fail(t, fmt::format("unexpected end of template, expected {} to close the '{}' "
                               "tag on line {}",
                               list_tags(end_tags), opener->value, opener->line));
-        default: fail(t, "unexpected " + describe(t));
+        default:
+          fail(t, "unexpected " + describe(t));
       }
     }
   }
@@ -108,14 +110,15 @@ class Parser : public ExprParser {
       for (auto& n : inner) body.push_back(std::move(n));
       return;
     }
-    static constexpr std::string_view kClosers[] = {"endfor", "endif", "elif", "else", "endset", "endmacro",
-                                      "endgeneration", "endraw"};
+    static constexpr std::string_view kClosers[] = {
+        "endfor", "endif", "elif", "else", "endset", "endmacro", "endgeneration", "endraw"};
     if (contains(kClosers, tag)) {
       if (open_end_tags.size() == 0) fail(keyword, fmt::format("unexpected '{}' tag", tag));
       fail(keyword, fmt::format("unexpected '{}' tag, expected {}", tag, list_tags(open_end_tags)));
     }
-    static constexpr std::string_view kUnsupported[] = {"block", "extends", "include", "import", "from",
-                                          "call", "filter", "with", "autoescape", "do", "trans"};
+    static constexpr std::string_view kUnsupported[] = {
+        "block",  "extends", "include",    "import", "from", "call",
+        "filter", "with",    "autoescape", "do",     "trans"};
     if (contains(kUnsupported, tag))
       fail(keyword, fmt::format("the '{}' tag is not supported in chat templates", tag));
     fail(keyword, fmt::format("unknown tag '{}'", tag));
@@ -127,7 +130,8 @@ class Parser : public ExprParser {
     auto name = [&] {
       const Token& t = cur();
       std::string n = expect_name();
-      static constexpr std::string_view kConstants[] = {"true", "false", "none", "True", "False", "None"};
+      static constexpr std::string_view kConstants[] = {"true", "false", "none",
+                                                        "True", "False", "None"};
       if (contains(kConstants, n)) fail(t, fmt::format("cannot assign to '{}'", n));
       return n;
     };
@@ -215,7 +219,8 @@ class Parser : public ExprParser {
       const Token& at = cur();
       std::string param = expect_name();
       ExprPtr fallback;
-      if (skip_op("=")) fallback = parse_expression();
+      if (skip_op("="))
+        fallback = parse_expression();
       else if (!node.params.empty() && node.params.back().second)
         fail(at, "non-default macro argument follows default argument");
       node.params.emplace_back(std::move(param), std::move(fallback));
@@ -231,7 +236,6 @@ class Parser : public ExprParser {
     expect_block_end();
     return make_node(begin, std::move(node));
   }
-
 };
 
 }  // namespace

@@ -69,7 +69,8 @@ class Renderer {
     if (items.size() > want)
       throw EvalError(fmt::format("too many values to unpack (expected {})", want));
     if (items.size() < want)
-      throw EvalError(fmt::format("not enough values to unpack (expected {}, got {})", want, items.size()));
+      throw EvalError(
+          fmt::format("not enough values to unpack (expected {}, got {})", want, items.size()));
     for (size_t i = 0; i < want; ++i) scope.vars.set(target.names[i], items[i]);
   }
 
@@ -150,7 +151,8 @@ class Renderer {
                if (a.positional.empty()) throw EvalError("no items for cycling given");
                return a.positional[static_cast<size_t>(i) % a.positional.size()];
              }));
-    return Value::namespace_object(std::move(loop));  // attribute access only, like Jinja's LoopContext
+    return Value::namespace_object(
+        std::move(loop));  // attribute access only, like Jinja's LoopContext
   }
 
   Flow exec_node(const SetNode& n, std::string& out) {
@@ -165,8 +167,8 @@ class Renderer {
     if (!n.target.attribute.empty()) {
       Value object = lookup(n.target.names[0]);
       if (!object.is_namespace())
-        throw EvalError(fmt::format("cannot assign attribute on non-namespace object '{}'",
-                                    n.target.names[0]));
+        throw EvalError(
+            fmt::format("cannot assign attribute on non-namespace object '{}'", n.target.names[0]));
       object.mutable_namespace().set(n.target.attribute, std::move(value));
     } else {
       assign(*scope_, n.target, value);
@@ -181,7 +183,8 @@ class Renderer {
     const MacroNode* macro = &n;
     scope_->vars.set(n.name, Value::function(n.name, [this, macro, closure](const Args& a) {
                        auto frame = closure.lock();
-                       if (!frame) throw EvalError(fmt::format("macro '{}' outlived its scope", macro->name));
+                       if (!frame)
+                         throw EvalError(fmt::format("macro '{}' outlived its scope", macro->name));
                        return call_macro(*macro, frame, a);
                      }));
     return Flow::Normal;
@@ -195,19 +198,23 @@ class Renderer {
       throw EvalError(fmt::format("macro '{}' takes not more than {} argument(s)", macro.name,
                                   macro.params.size()));
     if (macro_depth_ >= kMaxMacroDepth)
-      throw EvalError(fmt::format("macro '{}' recursed deeper than {} calls", macro.name, kMaxMacroDepth));
+      throw EvalError(
+          fmt::format("macro '{}' recursed deeper than {} calls", macro.name, kMaxMacroDepth));
     auto frame = std::make_shared<Scope>(Scope{closure, {}});
     for (const auto& [key, value] : a.keyword) {
       bool known = std::any_of(macro.params.begin(), macro.params.end(),
                                [&](const auto& p) { return p.first == key; });
-      if (!known) throw EvalError(fmt::format("macro '{}' takes no keyword argument '{}'", macro.name, key));
+      if (!known)
+        throw EvalError(fmt::format("macro '{}' takes no keyword argument '{}'", macro.name, key));
     }
     return with_scope(frame, [&] {
       for (size_t i = 0; i < macro.params.size(); ++i) {
         const auto& [param, fallback] = macro.params[i];
         Value value = Value::undefined(fmt::format("parameter '{}' was not provided", param));
-        if (i < a.positional.size()) value = a.positional[i];
-        else if (auto it = std::find_if(a.keyword.begin(), a.keyword.end(), [&](const auto& kv) { return kv.first == param; });
+        if (i < a.positional.size())
+          value = a.positional[i];
+        else if (auto it = std::find_if(a.keyword.begin(), a.keyword.end(),
+                                        [&](const auto& kv) { return kv.first == param; });
                  it != a.keyword.end())
           value = it->second;
         else if (fallback)
@@ -322,7 +329,8 @@ class Renderer {
   Value eval_node(const CondExpr& n) {
     if (eval(*n.test).truthy()) return eval(*n.then);
     if (n.otherwise) return eval(*n.otherwise);
-    return Value::undefined("the inline if-expression evaluated to false and no else section was defined");
+    return Value::undefined(
+        "the inline if-expression evaluated to false and no else section was defined");
   }
 };
 

@@ -1,12 +1,12 @@
 #pragma once
 // A cursor over the token list with the helpers both parsers (statements, expressions) share.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "smol/error.hpp"
 #include "tokenizer/jinja_ast.hpp"
@@ -16,12 +16,15 @@ namespace smol::jinja {
 
 class TokenStream {
  public:
-  TokenStream(const std::vector<Token>& tokens, std::string_view name) : toks_(tokens), name_(name) {}
+  TokenStream(const std::vector<Token>& tokens, std::string_view name)
+      : toks_(tokens), name_(name) {}
 
  protected:
   const std::vector<Token>& toks_;
   std::string_view name_;
   size_t i_ = 0;
+  static constexpr int kMaxNesting = 256;
+  int depth_ = 0;
 
   const Token& cur() const { return toks_[i_]; }
   const Token& peek() const { return toks_[std::min(i_ + 1, toks_.size() - 1)]; }
@@ -60,6 +63,22 @@ class TokenStream {
       fail(cur(), "expected '%}' to end the tag, got " + describe(cur()));
     next();
   }
+
+  // Bounds nesting so a hostile template cannot overflow the stack of the recursive parser
+  // (or, later, of the renderer walking the tree).
+  class NestingGuard {
+   public:
+    explicit NestingGuard(TokenStream& s) : s_(s) {
+      if (++s_.depth_ > kMaxNesting)
+        s_.fail(s_.cur(), fmt::format("template nests deeper than {} levels", kMaxNesting));
+    }
+    ~NestingGuard() { --s_.depth_; }
+    NestingGuard(const NestingGuard&) = delete;
+    NestingGuard& operator=(const NestingGuard&) = delete;
+
+   private:
+    TokenStream& s_;
+  };
 
   template <class T>
   ExprPtr make(const Token& at, T node) {

@@ -1,10 +1,10 @@
 #include "tokenizer/jinja_value.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-
-#include <fmt/format.h>
 
 #include "tokenizer/jinja_strings.hpp"
 
@@ -58,14 +58,22 @@ DictValue& Value::mutable_namespace() const { return *std::get<std::shared_ptr<D
 bool Value::truthy() const {
   switch (kind()) {
     case Kind::Undefined:
-    case Kind::None: return false;
-    case Kind::Bool: return as_bool();
-    case Kind::Int: return as_int() != 0;
-    case Kind::Float: return as_double() != 0.0;
-    case Kind::String: return !as_string().empty();
-    case Kind::List: return !as_list().items.empty();
-    case Kind::Dict: return is_namespace() || !as_dict().items.empty();
-    case Kind::Callable: return true;
+    case Kind::None:
+      return false;
+    case Kind::Bool:
+      return as_bool();
+    case Kind::Int:
+      return as_int() != 0;
+    case Kind::Float:
+      return as_double() != 0.0;
+    case Kind::String:
+      return !as_string().empty();
+    case Kind::List:
+      return !as_list().items.empty();
+    case Kind::Dict:
+      return is_namespace() || !as_dict().items.empty();
+    case Kind::Callable:
+      return true;
   }
   return false;
 }
@@ -94,12 +102,18 @@ std::string dict_repr(const DictValue& d) {
 
 std::string Value::str() const {
   switch (kind()) {
-    case Kind::Undefined: return "";
-    case Kind::None: return "None";
-    case Kind::Bool: return as_bool() ? "True" : "False";
-    case Kind::Int: return std::to_string(as_int());
-    case Kind::Float: return python_float_repr(as_double());
-    case Kind::String: return as_string();
+    case Kind::Undefined:
+      return "";
+    case Kind::None:
+      return "None";
+    case Kind::Bool:
+      return as_bool() ? "True" : "False";
+    case Kind::Int:
+      return std::to_string(as_int());
+    case Kind::Float:
+      return python_float_repr(as_double());
+    case Kind::String:
+      return as_string();
     case Kind::List: {
       const auto& l = as_list();
       if (!l.tuple) return "[" + join_repr(l.items) + "]";
@@ -107,7 +121,8 @@ std::string Value::str() const {
     }
     case Kind::Dict:
       return is_namespace() ? "<Namespace " + dict_repr(as_dict()) + ">" : dict_repr(as_dict());
-    case Kind::Callable: return "<function " + as_callable().name + ">";
+    case Kind::Callable:
+      return "<function " + as_callable().name + ">";
   }
   return "";
 }
@@ -120,15 +135,24 @@ std::string Value::repr() const {
 
 std::string Value::type_name() const {
   switch (kind()) {
-    case Kind::Undefined: return "Undefined";
-    case Kind::None: return "NoneType";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::String: return "str";
-    case Kind::List: return as_list().tuple ? "tuple" : "list";
-    case Kind::Dict: return is_namespace() ? "Namespace" : "dict";
-    case Kind::Callable: return "function";
+    case Kind::Undefined:
+      return "Undefined";
+    case Kind::None:
+      return "NoneType";
+    case Kind::Bool:
+      return "bool";
+    case Kind::Int:
+      return "int";
+    case Kind::Float:
+      return "float";
+    case Kind::String:
+      return "str";
+    case Kind::List:
+      return as_list().tuple ? "tuple" : "list";
+    case Kind::Dict:
+      return is_namespace() ? "Namespace" : "dict";
+    case Kind::Callable:
+      return "function";
   }
   return "object";
 }
@@ -145,14 +169,17 @@ bool Value::same_object(const Value& other) const {
     case Kind::Callable:
       return std::get<std::shared_ptr<Callable>>(v_) ==
              std::get<std::shared_ptr<Callable>>(other.v_);
-    default: return *this == other;  // scalars: CPython interns the values templates compare
+    default:
+      return *this == other;  // scalars: CPython interns the values templates compare
   }
 }
 
 std::vector<Value> Value::iterate() const {
   switch (kind()) {
-    case Kind::Undefined: return {};
-    case Kind::List: return as_list().items;
+    case Kind::Undefined:
+      return {};
+    case Kind::List:
+      return as_list().items;
     case Kind::String: {
       std::vector<Value> out;
       for (auto ch : utf8_chars(as_string())) out.emplace_back(ch);
@@ -164,7 +191,8 @@ std::vector<Value> Value::iterate() const {
       for (const auto& [k, v] : as_dict().items) out.emplace_back(k);
       return out;
     }
-    default: break;
+    default:
+      break;
   }
   throw EvalError(fmt::format("'{}' object is not iterable", type_name()));
 }
@@ -197,7 +225,8 @@ std::vector<std::optional<Value>> Args::bind(std::string_view what,
     if (it == names.end())
       throw EvalError(fmt::format("{}() got an unexpected keyword argument '{}'", what, name));
     auto& slot = out[static_cast<size_t>(it - names.begin())];
-    if (slot) throw EvalError(fmt::format("{}() got multiple values for argument '{}'", what, name));
+    if (slot)
+      throw EvalError(fmt::format("{}() got multiple values for argument '{}'", what, name));
     slot = value;
   }
   return out;
@@ -212,8 +241,10 @@ bool operator==(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case K::Undefined:
-    case K::None: return true;
-    case K::String: return a.as_string() == b.as_string();
+    case K::None:
+      return true;
+    case K::String:
+      return a.as_string() == b.as_string();
     case K::List: {
       const auto& x = a.as_list();
       const auto& y = b.as_list();
@@ -230,7 +261,8 @@ bool operator==(const Value& a, const Value& b) {
       }
       return true;
     }
-    default: return a.same_object(b);
+    default:
+      return a.same_object(b);
   }
 }
 
@@ -256,8 +288,8 @@ int compare(const Value& a, const Value& b) {
       if (!(x[i] == y[i])) return compare(x[i], y[i]);
     return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
   }
-  throw EvalError(fmt::format("'<' not supported between instances of '{}' and '{}'",
-                              a.type_name(), b.type_name()));
+  throw EvalError(fmt::format("'<' not supported between instances of '{}' and '{}'", a.type_name(),
+                              b.type_name()));
 }
 
 std::string python_float_repr(double d) {
@@ -284,8 +316,9 @@ std::string python_float_repr(double d) {
                        std::abs(exponent));
   }
   if (point <= 0) return sign + "0." + std::string(static_cast<size_t>(-point), '0') + digits;
-  if (point < n) return sign + digits.substr(0, static_cast<size_t>(point)) + "." +
-                        digits.substr(static_cast<size_t>(point));
+  if (point < n)
+    return sign + digits.substr(0, static_cast<size_t>(point)) + "." +
+           digits.substr(static_cast<size_t>(point));
   return sign + digits + std::string(static_cast<size_t>(point - n), '0') + ".0";
 }
 
@@ -326,14 +359,29 @@ void json_string(std::string& out, std::string_view s, bool ensure_ascii) {
   for (auto ch : utf8_chars(s)) {
     unsigned char c = static_cast<unsigned char>(ch[0]);
     switch (c) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\b': out += "\\b"; continue;
-      case '\f': out += "\\f"; continue;
-      default: break;
+      case '"':
+        out += "\\\"";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\b':
+        out += "\\b";
+        continue;
+      case '\f':
+        out += "\\f";
+        continue;
+      default:
+        break;
     }
     if (c < 0x20) {
       out += fmt::format("\\u{:04x}", c);
@@ -360,17 +408,28 @@ void json_value(std::string& out, const Value& v, const JsonOptions& o, int dept
     for (int i = 0; i < level; ++i) out += *o.indent;
   };
   switch (v.kind()) {
-    case Value::Kind::None: out += "null"; return;
-    case Value::Kind::Bool: out += v.as_bool() ? "true" : "false"; return;
-    case Value::Kind::Int: out += std::to_string(v.as_int()); return;
+    case Value::Kind::None:
+      out += "null";
+      return;
+    case Value::Kind::Bool:
+      out += v.as_bool() ? "true" : "false";
+      return;
+    case Value::Kind::Int:
+      out += std::to_string(v.as_int());
+      return;
     case Value::Kind::Float: {
       double d = v.as_double();
-      if (std::isnan(d)) out += "NaN";
-      else if (std::isinf(d)) out += d < 0 ? "-Infinity" : "Infinity";
-      else out += python_float_repr(d);
+      if (std::isnan(d))
+        out += "NaN";
+      else if (std::isinf(d))
+        out += d < 0 ? "-Infinity" : "Infinity";
+      else
+        out += python_float_repr(d);
       return;
     }
-    case Value::Kind::String: json_string(out, v.as_string(), o.ensure_ascii); return;
+    case Value::Kind::String:
+      json_string(out, v.as_string(), o.ensure_ascii);
+      return;
     case Value::Kind::List: {
       const auto& items = v.as_list().items;
       if (items.empty()) {
@@ -409,7 +468,8 @@ void json_value(std::string& out, const Value& v, const JsonOptions& o, int dept
       out += '}';
       return;
     }
-    default: break;
+    default:
+      break;
   }
   throw EvalError(fmt::format("Object of type {} is not JSON serializable", v.type_name()));
 }

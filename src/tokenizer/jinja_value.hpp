@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -13,8 +14,6 @@
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace smol::jinja {
 
@@ -150,16 +149,21 @@ std::string to_json(const Value& v, const JsonOptions& options);
 template <class Json>
 Value Value::from_json(const Json& j) {
   switch (j.type()) {
-    case Json::value_t::null: return Value(nullptr);
-    case Json::value_t::boolean: return Value(j.template get<bool>());
-    case Json::value_t::number_integer: return Value(j.template get<int64_t>());
+    case Json::value_t::null:
+      return Value(nullptr);
+    case Json::value_t::boolean:
+      return Value(j.template get<bool>());
+    case Json::value_t::number_integer:
+      return Value(j.template get<int64_t>());
     case Json::value_t::number_unsigned: {
       auto u = j.template get<uint64_t>();
       if (u <= static_cast<uint64_t>(INT64_MAX)) return Value(static_cast<int64_t>(u));
       return Value(static_cast<double>(u));
     }
-    case Json::value_t::number_float: return Value(j.template get<double>());
-    case Json::value_t::string: return Value(j.template get<std::string>());
+    case Json::value_t::number_float:
+      return Value(j.template get<double>());
+    case Json::value_t::string:
+      return Value(j.template get<std::string>());
     case Json::value_t::array: {
       std::vector<Value> items;
       for (const auto& e : j) items.push_back(from_json(e));
@@ -170,7 +174,8 @@ Value Value::from_json(const Json& j) {
       for (const auto& [k, e] : j.items()) d.items.emplace_back(k, from_json(e));
       return dict(std::move(d));
     }
-    default: throw EvalError("unsupported JSON value in template context");
+    default:
+      throw EvalError("unsupported JSON value in template context");
   }
 }
 
