@@ -76,6 +76,17 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, CliFixture, ::testing::Values("tiny-f32", "ti
                            return name;
                          });
 
+// Fixture prompt 1 is SmolLM2's chat rendering of one user turn with the default system
+// prompt, so --chat on the bare question must continue exactly as the reference does.
+TEST_P(CliFixture, ChatWrapsPromptWithTheModelsTemplate) {
+  const auto prompt = expected_for(GetParam())["prompts"][1];
+  ASSERT_NE(prompt["text"].get<std::string>().find("What is 2+2?"), std::string::npos);
+  ProcessResult r =
+      run_process({smol(), "generate", "-m", model(), "--chat", "-p", "What is 2+2?", "-n", "24", "--temp", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, prompt["greedy_text"].get<std::string>());
+}
+
 TEST(Cli, TokenizeJsonlGivesOneArrayPerLine) {
   const auto model = (testing::fixtures_dir() / "tiny-f32").string();
   const auto expected = expected_for("tiny-f32")["prompts"];
