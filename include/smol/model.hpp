@@ -14,6 +14,8 @@
 namespace smol {
 
 class ThreadPool;
+class GgufFile;
+struct GgufWeights;
 
 struct LayerWeights {
   std::vector<float> attn_norm;  // widened once: tiny, and used every token
@@ -74,12 +76,15 @@ enum class Logits { Last, All };
 
 class Model {
  public:
-  // Loads a Hugging Face folder: config.json (+ generation_config.json), model.safetensors
-  // or a sharded index. Weights stay memory-mapped.
-  static std::unique_ptr<Model> load(const std::filesystem::path& folder);
+  // Loads a Hugging Face folder (config.json (+ generation_config.json), model.safetensors or
+  // a sharded index) or a llama-architecture .gguf file. Weights stay memory-mapped (a GGUF's
+  // Q/K rows are copied once, back into Hugging Face's order).
+  static std::unique_ptr<Model> load(const std::filesystem::path& path);
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
+  // The GGUF file the model came from (its tokenizer and chat template), or nullptr.
+  const GgufFile* gguf() const;
 
   // Runs `tokens` at positions kv.size() ... and appends them to `kv`. Writes logits
   // (vocab floats per row) to buf.logits: one row per token, or only the last token's.
@@ -96,12 +101,14 @@ class Model {
 
  private:
   Model(ModelConfig config, TensorStore store, const std::string& source);
+  Model(ModelConfig config, std::shared_ptr<const GgufWeights> gguf, const std::string& source);
   void check_batch(std::span<const int32_t> tokens, std::span<const TokenSlot> slots, const ForwardBuffers& buf,
                    const ThreadPool& pool) const;
   void attention(int layer, std::span<const TokenSlot> slots, ForwardBuffers& buf, ThreadPool& pool) const;
 
   ModelConfig config_;
   TensorStore store_;
+  std::shared_ptr<const GgufWeights> gguf_;  // instead of store_ for a .gguf model
   ModelWeights weights_;
 };
 

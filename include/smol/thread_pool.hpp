@@ -3,12 +3,13 @@
 // operation: creating threads per token would cost more than a small model's matmuls.
 //
 // A decode step of a small model issues a few hundred parallel operations of tens of
-// microseconds each, so a handoff must cost a few microseconds at most: idle workers spin on
-// an atomic generation counter for a while (about a millisecond) before sleeping on it, and
-// the caller spins until the last worker is done. Jobs are passed by reference without
+// microseconds each, so a handoff must cost a few microseconds at most: idle workers poll an
+// atomic generation counter (pause, then sched_yield, a few hundred microseconds in all)
+// before sleeping on it, and the caller likewise waits for the last worker. Jobs are passed by reference without
 // std::function, so dispatching allocates nothing.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -68,6 +69,7 @@ class ThreadPool {
   void execute(int index) noexcept;
 
   int n_threads_;
+  std::chrono::microseconds spin_budget_{0};
   std::vector<std::thread> workers_;
   Job job_;
   // Separate cache lines: workers poll generation_ while they decrement pending_.

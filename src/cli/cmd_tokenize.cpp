@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "smol/error.hpp"
+#include "smol/gguf_tokenizer.hpp"
 #include "smol/tokenizer.hpp"
 
 namespace smol::cli {
@@ -21,15 +22,12 @@ struct TokenizeArgs {
 };
 
 // The tokenizer alone: no weights are loaded, so this works on tokenizer-only folders too.
-Tokenizer load_tokenizer(const std::string& model) {
-  const std::filesystem::path dir = resolve_model(model);
-  return Tokenizer::from_file(dir / "tokenizer.json");
-}
+Tokenizer load_model_tokenizer(const std::string& model) { return load_tokenizer(resolve_model(model)); }
 
 std::string ids_json(const std::vector<int32_t>& ids) { return nlohmann::json(ids).dump(); }
 
 int run_tokenize(const TokenizeArgs& args) {
-  const Tokenizer tokenizer = load_tokenizer(args.model);
+  const Tokenizer tokenizer = load_model_tokenizer(args.model);
   const std::string input = args.file.empty() ? args.prompt : read_text_file(args.file);
   if (!args.jsonl) {
     std::printf("%s\n", ids_json(tokenizer.encode(input)).c_str());

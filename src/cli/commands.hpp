@@ -15,5 +15,6 @@ Command add_perplexity_command(CLI::App& root);
 Command add_tokenize_command(CLI::App& root);
 Command add_init_command(CLI::App& root);
 Command add_bench_command(CLI::App& root);
+Command add_convert_command(CLI::App& root);
 
 }  // namespace smol::cli

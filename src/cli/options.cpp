@@ -40,14 +40,17 @@ CLI::Validator positive_number() { return number_at_least(0.0, false); }
 int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 void add_model_option(CLI::App& app, std::string& model) {
-  app.add_option("-m,--model", model, "Model: a Hugging Face model folder")->required();
+  app.add_option("-m,--model", model, "Model: a Hugging Face model folder or a .gguf file")->required();
 }
 
 std::filesystem::path resolve_model(const std::string& model) {
   std::filesystem::path path(model);
   if (std::filesystem::is_directory(path)) return path;
-  if (!std::filesystem::exists(path)) throw Error(model + ": model not found (expected a Hugging Face model folder)");
-  throw Error(model + ": not a model folder (expected a folder with config.json and model.safetensors)");
+  if (std::filesystem::is_regular_file(path) && path.extension() == ".gguf") return path;
+  if (!std::filesystem::exists(path)) {
+    throw Error(model + ": model not found (expected a Hugging Face model folder or a .gguf file)");
+  }
+  throw Error(model + ": not a model (expected a folder with config.json and model.safetensors, or a .gguf file)");
 }
 
 void add_threads_option(CLI::App& app, int& threads) {

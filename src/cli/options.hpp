@@ -14,7 +14,7 @@ int default_threads();
 CLI::Validator non_negative_number();
 CLI::Validator positive_number();
 
-// -m MODEL: a Hugging Face model folder. Checked here so every command fails the same way.
+// -m MODEL: a Hugging Face model folder or a .gguf file. Checked here so every command fails the same way.
 void add_model_option(CLI::App& app, std::string& model);
 std::filesystem::path resolve_model(const std::string& model);
 

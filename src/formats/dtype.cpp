@@ -9,10 +9,11 @@ namespace {
 struct DTypeInfo {
   DType dtype;
   std::string_view name;
-  size_t size;
+  size_t size;        // per block for block types
+  size_t block = 1;   // elements per block
 };
 
-constexpr std::array<DTypeInfo, 9> kDTypes{{
+constexpr std::array<DTypeInfo, 13> kDTypes{{
     {DType::F32, "F32", 4},
     {DType::F16, "F16", 2},
     {DType::BF16, "BF16", 2},
@@ -22,6 +23,10 @@ constexpr std::array<DTypeInfo, 9> kDTypes{{
     {DType::I8, "I8", 1},
     {DType::U8, "U8", 1},
     {DType::BOOL, "BOOL", 1},
+    {DType::Q8_0, "Q8_0", 34, 32},
+    {DType::Q4_0, "Q4_0", 18, 32},
+    {DType::Q4_K, "Q4_K", 144, 256},
+    {DType::Q6_K, "Q6_K", 210, 256},
 }};
 
 const DTypeInfo& info(DType dtype) {
@@ -35,11 +40,13 @@ const DTypeInfo& info(DType dtype) {
 
 size_t dtype_size(DType dtype) { return info(dtype).size; }
 
+size_t dtype_block_elements(DType dtype) { return info(dtype).block; }
+
 std::string_view dtype_name(DType dtype) { return info(dtype).name; }
 
 std::optional<DType> parse_dtype(std::string_view name) {
   for (const auto& entry : kDTypes) {
-    if (entry.name == name) return entry.dtype;
+    if (entry.name == name && entry.block == 1) return entry.dtype;
   }
   return std::nullopt;
 }
@@ -47,5 +54,7 @@ std::optional<DType> parse_dtype(std::string_view name) {
 bool is_float_dtype(DType dtype) {
   return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16 || dtype == DType::F64;
 }
+
+bool is_block_dtype(DType dtype) { return dtype_block_elements(dtype) > 1; }
 
 }  // namespace smol

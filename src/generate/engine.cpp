@@ -1,6 +1,7 @@
 #include "smol/chat_template.hpp"
 #include "smol/error.hpp"
 #include "smol/generate.hpp"
+#include "smol/gguf_tokenizer.hpp"
 
 namespace smol {
 
@@ -17,12 +18,16 @@ std::filesystem::path require_file(const std::filesystem::path& dir, const char*
 Engine::Engine(const std::filesystem::path& model_dir, int n_threads)
     : model_dir_(model_dir),
       model_(Model::load(model_dir)),
-      tokenizer_(Tokenizer::from_file(require_file(model_dir, "tokenizer.json"))),
+      tokenizer_(model_->gguf() ? tokenizer_from_gguf(*model_->gguf())
+                                : Tokenizer::from_file(require_file(model_dir, "tokenizer.json"))),
       pool_(n_threads) {}
 
 Engine::~Engine() = default;
 
 const ChatTemplate& Engine::chat_template() const {
+  if (!chat_template_ && model_->gguf()) {
+    chat_template_ = std::make_unique<ChatTemplate>(chat_template_from_gguf(*model_->gguf(), tokenizer_));
+  }
   if (!chat_template_) {
     chat_template_ = std::make_unique<ChatTemplate>(
         ChatTemplate::from_tokenizer_config(require_file(model_dir_, "tokenizer_config.json")));

@@ -1,57 +1,169 @@
+// matmul: validates shapes, picks the path by batch size and splits the work over the pool.
+//   few tokens (decode): rows in chunks handed out dynamically, each chunk a run of
+//     dot-product kernels (integer ones against once-quantized activations for quantized
+//     weights); a late or descheduled thread then costs one chunk, not half the matrix.
+//   many tokens (prefill): tokens packed once, then weight panels handed out dynamically,
+//     each decoded to float32 and multiplied by every token tile while it sits in cache.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
-#include "smol/half.hpp"
-#include "smol/kernels.hpp"
+#include <fmt/format.h>
+
+#include "kernels/matmul_internal.hpp"
+#include "smol/error.hpp"
+#include "smol/quant.hpp"
 #include "smol/thread_pool.hpp"
 
 namespace smol {
 
 namespace {
 
-float dot_row(const MatrixView& w, const float* x, int64_t row) {
-  const size_t n = static_cast<size_t>(w.cols);
-  switch (w.type) {
-    case WeightType::F32: return dot_f32(x, static_cast<const float*>(w.data) + row * w.cols, n);
-    case WeightType::BF16: return dot_bf16(x, static_cast<const uint16_t*>(w.data) + row * w.cols, n);
-    case WeightType::F16: return dot_f16(x, static_cast<const uint16_t*>(w.data) + row * w.cols, n);
+using detail::GemmShape;
+using detail::QuantizedActs;
+
+// From this many tokens on, decoding weight panels to float32 pays for itself.
+constexpr int kGemmMinTokens = 8;
+// Outputs fused in one dispatch; more are processed in groups.
+constexpr size_t kMaxOutputs = 8;
+
+size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+void check_outputs(std::span<const MatmulOutput> outputs) {
+  const int64_t cols = outputs[0].w.cols;
+  for (const MatmulOutput& o : outputs) {
+    if (o.w.cols != cols) {
+      throw Error(fmt::format("matmul_multi: matrices share an input but have {} and {} columns", cols, o.w.cols));
+    }
+    if (o.w.rows < 0 || (o.w.rows > 0 && (!o.w.data || !o.y))) throw Error("matmul: null matrix or output");
+    if (cols % block_elements(o.w.type) != 0) {
+      throw Error(fmt::format("matmul: {} weights need a multiple of {} columns, got {}", weight_type_name(o.w.type),
+                              block_elements(o.w.type), cols));
+    }
   }
-  return 0.0f;
+}
+
+// Work units numbered across the outputs: unit u is piece u - first[i] of output i.
+struct Units {
+  int64_t first[kMaxOutputs + 1] = {};
+  size_t n_outputs = 0;
+  int64_t total() const { return first[n_outputs]; }
+  size_t output_of(int64_t u) const {
+    size_t i = 0;
+    while (u >= first[i + 1]) ++i;
+    return i;
+  }
+};
+
+Units split_rows(std::span<const MatmulOutput> outputs, int64_t rows_per_unit) {
+  Units units;
+  units.n_outputs = outputs.size();
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    units.first[i + 1] = units.first[i] + (outputs[i].w.rows + rows_per_unit - 1) / rows_per_unit;
+  }
+  return units;
+}
+
+void matmul_dots(ThreadPool& pool, const float* x, int n_tokens, std::span<const MatmulOutput> outputs) {
+  const int64_t cols = outputs[0].w.cols;
+  bool any_quantized = false;
+  int64_t total_rows = 0;
+  for (const MatmulOutput& o : outputs) {
+    any_quantized |= is_quantized(o.w.type);
+    total_rows += o.w.rows;
+  }
+  QuantizedActs acts;
+  if (any_quantized) {
+    acts = detail::carve_quantized_acts(pool.scratch(detail::quantized_acts_bytes(n_tokens, cols)), n_tokens, cols);
+    for (int t = 0; t < n_tokens; ++t) detail::quantize_activation_row(x, acts, t);
+  }
+  // About four chunks per thread, in multiples of the 4-row kernel.
+  const int64_t chunk = pool.size() == 1 ? std::max<int64_t>(total_rows, 4)
+                                         : std::max<int64_t>(16, (total_rows / (4 * pool.size()) + 3) / 4 * 4);
+  const Units units = split_rows(outputs, chunk);
+  std::atomic<int64_t> next{0};
+  pool.run([&](int, int) {
+    for (int64_t u = next.fetch_add(1, std::memory_order_relaxed); u < units.total();
+         u = next.fetch_add(1, std::memory_order_relaxed)) {
+      const size_t i = units.output_of(u);
+      const MatrixView& w = outputs[i].w;
+      const int64_t row0 = (u - units.first[i]) * chunk;
+      const int64_t n_rows = std::min(chunk, w.rows - row0);
+      float* y = outputs[i].y + row0;
+      if (is_quantized(w.type)) {
+        const int64_t rb = row_bytes(w.type, cols);
+        detail::quant_dot_rows(w.type, static_cast<const uint8_t*>(w.data) + row0 * rb, rb, n_rows, acts, n_tokens, y,
+                               w.rows);
+      } else {
+        const int64_t elem = block_bytes(w.type);
+        detail::float_dot_rows(w.type, static_cast<const uint8_t*>(w.data) + row0 * cols * elem, cols, n_rows, x,
+                               n_tokens, y, w.rows);
+      }
+    }
+  });
+}
+
+void matmul_gemm(ThreadPool& pool, const float* x, int n_tokens, std::span<const MatmulOutput> outputs) {
+  const int64_t cols = outputs[0].w.cols;
+  const GemmShape shape = detail::gemm_shape();
+  const int n_tiles = (n_tokens + shape.tile_tokens - 1) / shape.tile_tokens;
+  const size_t tile_bytes = static_cast<size_t>(shape.tile_tokens) * cols * sizeof(float);
+  const size_t xp_bytes = round64(n_tiles * tile_bytes);
+  const size_t panel_bytes = round64(static_cast<size_t>(shape.panel_rows) * cols * sizeof(float));
+  const size_t row_bytes_f32 = round64(cols * sizeof(float));
+  auto* scratch = static_cast<uint8_t*>(pool.scratch(xp_bytes + pool.size() * (panel_bytes + row_bytes_f32)));
+  auto* xp = reinterpret_cast<float*>(scratch);
+
+  pool.run([&](int thread, int n_threads) {
+    for (int tile = thread; tile < n_tiles; tile += n_threads) {
+      detail::gemm_pack_tokens(x, n_tokens, cols, tile, xp + tile * tile_bytes / sizeof(float));
+    }
+  });
+
+  const Units units = split_rows(outputs, shape.panel_rows);
+  std::atomic<int64_t> next{0};
+  pool.run([&](int thread, int) {
+    uint8_t* mine = scratch + xp_bytes + thread * (panel_bytes + row_bytes_f32);
+    auto* panel = reinterpret_cast<float*>(mine);
+    auto* row_tmp = reinterpret_cast<float*>(mine + panel_bytes);
+    for (int64_t u = next.fetch_add(1, std::memory_order_relaxed); u < units.total();
+         u = next.fetch_add(1, std::memory_order_relaxed)) {
+      const size_t i = units.output_of(u);
+      const MatrixView& w = outputs[i].w;
+      const int64_t row0 = (u - units.first[i]) * shape.panel_rows;
+      const int n_rows = static_cast<int>(std::min<int64_t>(shape.panel_rows, w.rows - row0));
+      detail::gemm_pack_panel(w, row0, panel, row_tmp);
+      detail::gemm_panel(panel, xp, n_tokens, cols, n_rows, outputs[i].y + row0, w.rows);
+    }
+  });
 }
 
 }  // namespace
 
 void widen_row(const MatrixView& m, int64_t row, float* out) {
-  const int64_t n = m.cols;
-  switch (m.type) {
-    case WeightType::F32:
-      std::memcpy(out, static_cast<const float*>(m.data) + row * n, n * sizeof(float));
-      return;
-    case WeightType::BF16: {
-      const auto* src = static_cast<const uint16_t*>(m.data) + row * n;
-      for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(src[i]);
-      return;
+  const int64_t bytes = row_bytes(m.type, m.cols);
+  dequantize_row(m.type, static_cast<const uint8_t*>(m.data) + row * bytes, out, m.cols);
+}
+
+void matmul_multi(ThreadPool& pool, const float* x, int n_tokens, std::span<const MatmulOutput> outputs) {
+  if (outputs.empty() || n_tokens <= 0) return;
+  if (outputs.size() > kMaxOutputs) {
+    for (size_t i = 0; i < outputs.size(); i += kMaxOutputs) {
+      matmul_multi(pool, x, n_tokens, outputs.subspan(i, std::min(kMaxOutputs, outputs.size() - i)));
     }
-    case WeightType::F16: {
-      const auto* src = static_cast<const uint16_t*>(m.data) + row * n;
-      for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(src[i]);
-      return;
-    }
+    return;
+  }
+  check_outputs(outputs);
+  if (n_tokens >= kGemmMinTokens) {
+    matmul_gemm(pool, x, n_tokens, outputs);
+  } else {
+    matmul_dots(pool, x, n_tokens, outputs);
   }
 }
 
-// Rows are split across threads; for a block of rows, every token's dot product is taken
-// while the row is still in L1, so prefill reads each weight once.
 void matmul(ThreadPool& pool, const float* x, int n_tokens, const MatrixView& w, float* y) {
-  const int64_t rows = w.rows;
-  const int64_t cols = w.cols;
-  pool.parallel_for(static_cast<size_t>(rows), [&](size_t begin, size_t end) {
-    for (size_t r = begin; r < end; ++r) {
-      for (int t = 0; t < n_tokens; ++t) {
-        y[static_cast<int64_t>(t) * rows + r] = dot_row(w, x + static_cast<int64_t>(t) * cols, r);
-      }
-    }
-  });
+  const MatmulOutput out{w, y};
+  matmul_multi(pool, x, n_tokens, std::span<const MatmulOutput>(&out, 1));
 }
 
 }  // namespace smol

@@ -8,8 +8,8 @@
 namespace smol::detail {
 
 // Activations quantized for the integer dot products: per token, `cols` int8 values in
-// blocks of 32 sharing a float scale d (x ~ d * q), plus the exact float sums of the
-// original values per 32 and per 16 (the K-quants' min and offset terms use them).
+// blocks of 32 sharing a float scale d (x ~ d * q), plus the sums d * sum(q) per 32 and per
+// 16 (the K-quants' min and offset terms use them).
 struct QuantizedActs {
   int8_t* q = nullptr;      // n_tokens x cols, 32-byte aligned rows
   float* d = nullptr;       // n_tokens x cols/32

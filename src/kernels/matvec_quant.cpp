@@ -28,11 +28,11 @@ inline float load_f16(const uint8_t* p) {
   return f16_to_f32(h);
 }
 
-// x ~ d * q per 32 values with d = max|x| / 127, rounding to nearest; sums of the exact
-// values per 16 ride along for the K-quants.
+// x ~ d * q per 32 values with d = max|x| / 127, rounding to nearest. The sums per 16 and
+// 32 are of the quantized values (d * sum q), so that every kernel computes exactly
+// W . x_quantized and the error is sum_k w_k (x_k - xq_k), bounded by |w| d / 2.
 void QuantizeActivationRow(const float* x, const QuantizedActs& a, int t) {
   const hn::ScalableTag<float> df;
-  const hn::RebindToSigned<decltype(df)> di;
   const hn::Rebind<int8_t, decltype(df)> d8;
   const size_t n = hn::Lanes(df);
   const int64_t cols = a.cols;
@@ -44,29 +44,36 @@ void QuantizeActivationRow(const float* x, const QuantizedActs& a, int t) {
   for (int64_t b = 0; b < cols / 32; ++b) {
     const float* xb = x + 32 * b;
     auto amax = hn::Zero(df);
-    for (int half = 0; half < 2; ++half) {
+    for (size_t i = 0; i < 32; i += n) amax = hn::Max(amax, hn::Abs(hn::LoadU(df, xb + i)));
+    const float m = hn::GetLane(hn::MaxOfLanes(df, amax));
+    const float scale = m / 127.0f;
+    d[b] = scale;
+    const auto inv = hn::Set(df, m > 0 ? 127.0f / m : 0.0f);
+    for (size_t half = 0; half < 2; ++half) {
       auto s = hn::Zero(df);
       for (size_t i = 16 * half; i < 16 * half + 16; i += n) {
-        const auto v = hn::LoadU(df, xb + i);
-        s = hn::Add(s, v);
-        amax = hn::Max(amax, hn::Abs(v));
+        const auto qi = hn::NearestInt(hn::Mul(hn::LoadU(df, xb + i), inv));
+        s = hn::Add(s, hn::ConvertTo(df, qi));
+        hn::StoreU(hn::DemoteTo(d8, qi), d8, q + 32 * b + i);
       }
-      sum16[2 * b + half] = hn::GetLane(hn::SumOfLanes(df, s));
+      sum16[2 * b + half] = scale * hn::GetLane(hn::SumOfLanes(df, s));
     }
     sum32[b] = sum16[2 * b] + sum16[2 * b + 1];
-    const float m = hn::GetLane(hn::MaxOfLanes(df, amax));
-    d[b] = m / 127.0f;
-    const auto scale = hn::Set(df, m > 0 ? 127.0f / m : 0.0f);
-    for (size_t i = 0; i < 32; i += n) {
-      const auto qi = hn::NearestInt(hn::Mul(hn::LoadU(df, xb + i), scale));
-      hn::StoreU(hn::DemoteTo(d8, qi), d8, q + 32 * b + i);
-    }
-    (void)di;
   }
 }
 
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 #define SMOL_HAVE_AVX2_DOT 1
+#ifndef SMOL_PF
+#define SMOL_PF 4096
+#endif
+
+// F16C: one instruction instead of the portable bit manipulation.
+inline float f16_scale(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
 
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -107,8 +114,9 @@ void RowsLegacy(const uint8_t* w, int64_t row_bytes, const int8_t* xq, const flo
     const float dx = xd[b];
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w + r * row_bytes + b * kBlock;
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + SMOL_PF, _MM_HINT_T0);
       const __m256i q = kQ4 ? unpack_q4_0(blk + 2) : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-      const __m256 s = _mm256_set1_ps(load_f16(blk) * dx);
+      const __m256 s = _mm256_set1_ps(f16_scale(blk) * dx);
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8(q, x)), s, acc[r]);
     }
   }
@@ -124,8 +132,8 @@ float RowQ4K(const uint8_t* w, int64_t n_super, const QuantizedActs& a, int t) {
   float mins = 0.0f;
   for (int64_t s = 0; s < n_super; ++s) {
     const auto* blk = reinterpret_cast<const BlockQ4_K*>(w) + s;
-    const float d = load_f16(reinterpret_cast<const uint8_t*>(&blk->d));
-    const float dmin = load_f16(reinterpret_cast<const uint8_t*>(&blk->dmin));
+    const float d = f16_scale(reinterpret_cast<const uint8_t*>(&blk->d));
+    const float dmin = f16_scale(reinterpret_cast<const uint8_t*>(&blk->dmin));
     for (int c = 0; c < 4; ++c) {
       const int64_t b = 8 * s + 2 * c;
       int sc0, m0, sc1, m1;
@@ -153,7 +161,7 @@ float RowQ6K(const uint8_t* w, int64_t n_super, const QuantizedActs& a, int t) {
   float offset = 0.0f;  // sum of d * scale_j * 32 * sum(x over sub-block j)
   for (int64_t s = 0; s < n_super; ++s) {
     const auto* blk = reinterpret_cast<const BlockQ6_K*>(w) + s;
-    const float d = load_f16(reinterpret_cast<const uint8_t*>(&blk->d));
+    const float d = f16_scale(reinterpret_cast<const uint8_t*>(&blk->d));
     float off = 0.0f;
     for (int j = 0; j < 16; ++j) off += blk->scales[j] * x16[16 * s + j];
     offset += 32.0f * d * off;

@@ -14,9 +14,6 @@ namespace {
 
 int nearest_int(float f) { return static_cast<int>(std::lrintf(f)); }
 
-// Rounds through binary16 so that encoders compute with the scale the decoder will see.
-float round_f16(float f) { return f16_to_f32(f32_to_f16(f)); }
-
 struct ScaleMin {
   float scale = 0.0f;
   float min = 0.0f;  // subtracted: x ~ scale * q - min, min >= 0

@@ -12,10 +12,14 @@ namespace smol {
 
 namespace {
 
-// How long an idle worker polls before sleeping: long enough to bridge the serial work
-// between two kernels of a decode step (norms, RoPE, sampling), short enough that an idle
-// engine stops burning a core almost at once.
-constexpr auto kSpinBudget = std::chrono::microseconds(1000);
+// A waiting thread first polls with pause instructions (the fast path: the serial work
+// between two kernels of a decode step takes microseconds), then polls with sched_yield
+// (if the thread it waits for shares its core, because other programs or more pool threads
+// than cores crowd the machine, yielding hands that thread the core at once instead of
+// burning a time slice), and finally sleeps on a futex so that an idle engine costs nothing.
+// With more threads than cores pause-polling only delays others, so then it is skipped.
+constexpr auto kPauseBudget = std::chrono::microseconds(30);
+constexpr auto kYieldBudget = std::chrono::microseconds(300);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -23,18 +27,21 @@ inline void cpu_relax() {
 #endif
 }
 
-// Polls `done` with pause instructions, checking the clock only every 64 polls; returns
-// false once the budget is spent.
+// Polls `done` until it holds (true) or both budgets are spent (false).
 template <class Done>
-bool spin_until(Done&& done, std::chrono::microseconds budget) {
+bool spin_until(Done&& done, std::chrono::microseconds pause_budget) {
   const auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    for (int i = 0; i < 64; ++i) {
+  while (std::chrono::steady_clock::now() - start < pause_budget) {
+    for (int i = 0; i < 32; ++i) {
       if (done()) return true;
       cpu_relax();
     }
-    if (std::chrono::steady_clock::now() - start > budget) return false;
   }
+  while (std::chrono::steady_clock::now() - start < pause_budget + kYieldBudget) {
+    if (done()) return true;
+    std::this_thread::yield();
+  }
+  return done();
 }
 
 }  // namespace
@@ -42,6 +49,8 @@ bool spin_until(Done&& done, std::chrono::microseconds budget) {
 void ThreadPool::FreeDeleter::operator()(void* p) const { std::free(p); }
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+  const unsigned cores = std::thread::hardware_concurrency();
+  spin_budget_ = cores != 0 && static_cast<unsigned>(n_threads_) > cores ? std::chrono::microseconds(0) : kPauseBudget;
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -64,7 +73,7 @@ void ThreadPool::execute(int index) noexcept {
 void ThreadPool::worker_loop(int index) {
   uint32_t seen = 0;
   for (;;) {
-    if (!spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; }, kSpinBudget)) {
+    if (!spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; }, spin_budget_)) {
       // Sleep on the counter itself (a futex on Linux); notify_all is a no-op syscall-wise
       // while nobody sleeps, so the spinning fast path never enters the kernel.
       while (generation_.load(std::memory_order_acquire) == seen) generation_.wait(seen, std::memory_order_acquire);
@@ -72,7 +81,7 @@ void ThreadPool::worker_loop(int index) {
     seen = generation_.load(std::memory_order_acquire);
     if (stopping_.load(std::memory_order_acquire)) return;
     execute(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }
 
@@ -86,10 +95,12 @@ void ThreadPool::dispatch(Job job) {
   generation_.fetch_add(1, std::memory_order_acq_rel);  // publishes job_ and pending_
   generation_.notify_all();
   execute(0);
-  // The caller's share is usually the last to finish; if a worker was descheduled, yield
-  // the core to it rather than spin against it.
-  if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; }, kSpinBudget)) {
-    while (pending_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  // The caller's share usually finishes last; if a worker was descheduled, sleep and give
+  // it the core rather than spin against it.
+  if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; }, spin_budget_)) {
+    for (int left = pending_.load(std::memory_order_acquire); left != 0; left = pending_.load(std::memory_order_acquire)) {
+      pending_.wait(left, std::memory_order_acquire);
+    }
   }
   job_ = Job{};
   if (error_) {

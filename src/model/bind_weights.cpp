@@ -13,8 +13,12 @@ WeightType weight_type(const TensorView& t, const std::string& source) {
     case DType::F32: return WeightType::F32;
     case DType::BF16: return WeightType::BF16;
     case DType::F16: return WeightType::F16;
+    case DType::Q8_0: return WeightType::Q8_0;
+    case DType::Q4_0: return WeightType::Q4_0;
+    case DType::Q4_K: return WeightType::Q4_K;
+    case DType::Q6_K: return WeightType::Q6_K;
     default:
-      throw Error(fmt::format("{}: tensor {} has dtype {}, but only F32, BF16 and F16 weights are supported",
+      throw Error(fmt::format("{}: tensor {} has dtype {}, but only F32, BF16, F16, Q8_0, Q4_0, Q4_K and Q6_K weights are supported",
                               source, t.name, dtype_name(t.dtype)));
   }
 }
@@ -23,25 +27,25 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
-const TensorView& get_checked(const TensorStore& store, const std::string& name,
+const TensorView& get_checked(const TensorLookup& store, const std::string& name,
                               const std::vector<int64_t>& shape, const std::string& source) {
-  const TensorView* t = store.find(name);
+  const TensorView* t = store(name);
   if (!t) throw Error(fmt::format("{}: tensor {} is missing", source, name));
   if (t->shape != shape) {
-    throw Error(fmt::format("{}: tensor {} has shape {}, but config.json implies {}", source, name,
+    throw Error(fmt::format("{}: tensor {} has shape {}, but the model config implies {}", source, name,
                             shape_string(t->shape), shape_string(shape)));
   }
   weight_type(*t, source);
   return *t;
 }
 
-MatrixView matrix(const TensorStore& store, const std::string& name, int64_t rows, int64_t cols,
+MatrixView matrix(const TensorLookup& store, const std::string& name, int64_t rows, int64_t cols,
                   const std::string& source) {
   const TensorView& t = get_checked(store, name, {rows, cols}, source);
   return MatrixView{weight_type(t, source), t.data, rows, cols};
 }
 
-std::vector<float> vector_f32(const TensorStore& store, const std::string& name, int64_t n,
+std::vector<float> vector_f32(const TensorLookup& store, const std::string& name, int64_t n,
                               const std::string& source) {
   const TensorView& t = get_checked(store, name, {n}, source);
   std::vector<float> out(n);
@@ -51,7 +55,11 @@ std::vector<float> vector_f32(const TensorStore& store, const std::string& name,
 
 }  // namespace
 
-ModelWeights bind_weights(const ModelConfig& c, const TensorStore& store, const std::string& source) {
+ModelWeights bind_weights(const ModelConfig& config, const TensorStore& store, const std::string& source) {
+  return bind_weights(config, [&store](const std::string& name) { return store.find(name); }, source);
+}
+
+ModelWeights bind_weights(const ModelConfig& c, const TensorLookup& store, const std::string& source) {
   const int64_t hidden = c.hidden_size;
   const int64_t q_dim = static_cast<int64_t>(c.num_attention_heads) * c.head_dim;
   const int64_t kv_dim = static_cast<int64_t>(c.num_key_value_heads) * c.head_dim;

@@ -1,4 +1,5 @@
 #include "model/bind_weights.hpp"
+#include "model/gguf_model.hpp"
 #include "smol/model.hpp"
 
 namespace smol {
@@ -10,6 +11,11 @@ Model::Model(ModelConfig config, TensorStore store, const std::string& source)
 }
 
 std::unique_ptr<Model> Model::load(const std::filesystem::path& folder) {
+  if (std::filesystem::is_regular_file(folder)) {
+    auto gguf = open_gguf_weights(folder);
+    ModelConfig config = gguf->config;
+    return std::unique_ptr<Model>(new Model(std::move(config), std::move(gguf), folder.string()));
+  }
   ModelConfig config = ModelConfig::from_folder(folder);
   TensorStore store = TensorStore::open_folder(folder);
   return std::unique_ptr<Model>(new Model(std::move(config), std::move(store), folder.string()));

@@ -1,0 +1,216 @@
+// Kernel throughput on the SmolLM2-135M shapes, per weight type and thread count:
+//   matvec  rows x cols  -> microseconds per call and GB/s of weights streamed from memory
+//           (enough copies of each matrix are cycled that none stays in cache, as in a decode
+//           step where every weight is read once per token)
+//   decode  all 30 layers' q,k,v,o,gate,up,down + the tied 49152 x 576 head, one token:
+//           the matmul-only ceiling of decode tokens/s (fused QKV and gate/up dispatches)
+//   prefill the same matrices for 512 tokens -> GFLOP/s and the matmul-only tokens/s
+//   dispatch ThreadPool::run round trip
+//
+//   kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "smol/kernels.hpp"
+#include "smol/quant.hpp"
+#include "smol/thread_pool.hpp"
+
+namespace {
+
+using smol::MatrixView;
+using smol::WeightType;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Best (minimum) seconds per call of `fn` over `reps` timed calls after one warm-up; the
+// minimum is what the hardware can do when the (shared) machine leaves us alone.
+double best_seconds(int reps, const std::function<void()>& fn) {
+  fn();
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto start = Clock::now();
+    fn();
+    best = std::min(best, seconds_since(start));
+  }
+  return best;
+}
+
+// Random rows quantized once and then copied, so building hundreds of MB stays quick.
+std::vector<uint8_t> make_weights(WeightType type, int64_t rows, int64_t cols, uint32_t seed) {
+  const int64_t rb = smol::row_bytes(type, cols);
+  const int64_t distinct = std::min<int64_t>(rows, 64);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  std::vector<float> row(cols);
+  std::vector<uint8_t> bytes(rows * rb);
+  for (int64_t r = 0; r < distinct; ++r) {
+    for (float& f : row) f = dist(rng);
+    smol::quantize_row(type, row.data(), bytes.data() + r * rb, cols);
+  }
+  for (int64_t r = distinct; r < rows; ++r) std::memcpy(bytes.data() + r * rb, bytes.data() + (r % distinct) * rb, rb);
+  return bytes;
+}
+
+std::vector<float> make_input(size_t n) {
+  std::mt19937 rng(99);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(n);
+  for (float& f : x) f = dist(rng);
+  return x;
+}
+
+void bench_matvec(WeightType type, int threads, int64_t rows, int64_t cols) {
+  smol::ThreadPool pool(threads);
+  const int64_t bytes = rows * smol::row_bytes(type, cols);
+  const int copies = static_cast<int>(std::max<int64_t>(1, (256ll << 20) / bytes));
+  std::vector<std::vector<uint8_t>> mats;
+  for (int c = 0; c < copies; ++c) mats.push_back(make_weights(type, rows, cols, 1 + c));
+  const std::vector<float> x = make_input(cols);
+  std::vector<float> y(rows);
+  int next = 0;
+  const double s = best_seconds(std::max(20, 3 * copies), [&] {
+    matmul(pool, x.data(), 1, MatrixView{type, mats[next].data(), rows, cols}, y.data());
+    next = (next + 1) % copies;
+  });
+  // The same matrix again and again: from cache when it fits, so this is the compute speed.
+  const double hot = best_seconds(50, [&] { matmul(pool, x.data(), 1, MatrixView{type, mats[0].data(), rows, cols}, y.data()); });
+  std::printf("matvec  %-5s t=%d %6lld x %-5lld %9.1f us %7.2f GB/s   (cached: %8.1f us %7.2f GB/s)\n",
+              smol::weight_type_name(type), threads, static_cast<long long>(rows), static_cast<long long>(cols),
+              s * 1e6, bytes / s / 1e9, hot * 1e6, bytes / hot / 1e9);
+}
+
+struct Layer {
+  std::vector<uint8_t> q, k, v, o, gate, up, down;
+};
+
+// The SmolLM2-135M matrices: hidden 576, 9 heads + 3 kv heads of 64, ffn 1536, 30 layers.
+constexpr int64_t kHidden = 576, kKv = 192, kFfn = 1536, kVocab = 49152;
+constexpr int kLayers = 30;
+
+void bench_model(WeightType type, int threads, bool quick) {
+  smol::ThreadPool pool(threads);
+  std::vector<Layer> layers(kLayers);
+  uint32_t seed = 1;
+  for (Layer& l : layers) {
+    l.q = make_weights(type, kHidden, kHidden, seed++);
+    l.k = make_weights(type, kKv, kHidden, seed++);
+    l.v = make_weights(type, kKv, kHidden, seed++);
+    l.o = make_weights(type, kHidden, kHidden, seed++);
+    l.gate = make_weights(type, kFfn, kHidden, seed++);
+    l.up = make_weights(type, kFfn, kHidden, seed++);
+    l.down = make_weights(type, kHidden, kFfn, seed++);
+  }
+  // A tied head is stored like the embeddings; Q8_0 models keep it Q8_0, others the same type.
+  const std::vector<uint8_t> head = make_weights(type, kVocab, kHidden, seed++);
+  int64_t total_bytes = static_cast<int64_t>(head.size());
+  for (const Layer& l : layers) {
+    total_bytes += l.q.size() + l.k.size() + l.v.size() + l.o.size() + l.gate.size() + l.up.size() + l.down.size();
+  }
+
+  const int max_tokens = 512;
+  const std::vector<float> x = make_input(max_tokens * kFfn);
+  std::vector<float> a(max_tokens * kFfn), b(max_tokens * kFfn), c(max_tokens * kFfn), logits(kVocab);
+  auto step = [&](int n) {
+    for (const Layer& l : layers) {
+      const smol::MatmulOutput qkv[] = {{MatrixView{type, l.q.data(), kHidden, kHidden}, a.data()},
+                                        {MatrixView{type, l.k.data(), kKv, kHidden}, b.data()},
+                                        {MatrixView{type, l.v.data(), kKv, kHidden}, c.data()}};
+      smol::matmul_multi(pool, x.data(), n, qkv);
+      smol::matmul(pool, a.data(), n, MatrixView{type, l.o.data(), kHidden, kHidden}, b.data());
+      const smol::MatmulOutput mlp[] = {{MatrixView{type, l.gate.data(), kFfn, kHidden}, a.data()},
+                                        {MatrixView{type, l.up.data(), kFfn, kHidden}, c.data()}};
+      smol::matmul_multi(pool, x.data(), n, mlp);
+      smol::matmul(pool, a.data(), n, MatrixView{type, l.down.data(), kHidden, kFfn}, b.data());
+    }
+    // Only the last token's logits, as generation and llama-bench's pp test do.
+    smol::matmul(pool, x.data(), 1, MatrixView{type, head.data(), kVocab, kHidden}, logits.data());
+  };
+  const double decode = best_seconds(quick ? 5 : 20, [&] { step(1); });
+  std::printf("decode  %-5s t=%d  %7.2f ms/token  %6.1f tok/s  %6.2f GB/s  (%lld MB of weights)\n",
+              smol::weight_type_name(type), threads, decode * 1e3, 1.0 / decode, total_bytes / decode / 1e9,
+              static_cast<long long>(total_bytes >> 20));
+  const double flops = 2.0 * max_tokens * kLayers * (2 * kHidden * kHidden + 2 * kKv * kHidden + 3 * kFfn * kHidden);
+  const double prefill = best_seconds(quick ? 1 : 3, [&] { step(max_tokens); });
+  std::printf("prefill %-5s t=%d  %7.1f ms/512    %6.1f tok/s  %6.1f GFLOP/s\n", smol::weight_type_name(type), threads,
+              prefill * 1e3, max_tokens / prefill, flops / prefill / 1e9);
+}
+
+void bench_dispatch(int threads) {
+  smol::ThreadPool pool(threads);
+  int sink[64] = {};
+  const int reps = 2000;
+  const double s = best_seconds(10, [&] {
+    for (int r = 0; r < reps; ++r) pool.run([&](int i, int) { sink[i * 16] += 1; });
+  });
+  std::printf("dispatch t=%d %6.2f us per run()\n", threads, s / reps * 1e6);
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = s.find(',', start);
+    out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+WeightType parse_type(const std::string& name) {
+  for (WeightType t : {WeightType::F32, WeightType::BF16, WeightType::F16, WeightType::Q8_0, WeightType::Q4_0,
+                       WeightType::Q4_K, WeightType::Q6_K}) {
+    if (name == smol::weight_type_name(t)) return t;
+  }
+  std::fprintf(stderr, "unknown type %s\n", name.c_str());
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<WeightType> types = {WeightType::Q8_0, WeightType::F16, WeightType::BF16, WeightType::Q4_0};
+  std::vector<int> threads = {1, 2};
+  bool quick = false, matvec = true, model = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--types" && i + 1 < argc) {
+      types.clear();
+      for (const std::string& t : split(argv[++i])) types.push_back(parse_type(t));
+    } else if (arg == "--threads" && i + 1 < argc) {
+      threads.clear();
+      for (const std::string& t : split(argv[++i])) threads.push_back(std::stoi(t));
+    } else if (arg == "--quick") {
+      quick = true;
+    } else if (arg == "--no-matvec") {
+      matvec = false;
+    } else if (arg == "--no-model") {
+      model = false;
+    } else {
+      std::fprintf(stderr, "usage: kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick] [--no-matvec] [--no-model]\n");
+      return 2;
+    }
+  }
+  for (int t : threads) bench_dispatch(t);
+  for (WeightType type : types) {
+    for (int t : threads) {
+      if (matvec) {
+        const bool k_quant = smol::block_elements(type) == 256;
+        if (!k_quant) bench_matvec(type, t, kHidden, kFfn);
+        bench_matvec(type, t, kFfn, k_quant ? 1536 : kHidden);
+        if (!k_quant) bench_matvec(type, t, kVocab, kHidden);
+      }
+      if (model && smol::block_elements(type) != 256) bench_model(type, t, quick);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,165 @@
+// matmul / matmul_multi for every weight type against a float64 reference on the decoded
+// weights. Error budgets:
+//   float weights, and any type on the prefill (GEMM) path: float32 accumulation only,
+//     |y - ref| <= 1e-4 * sum_k |w_k x_k| + 1e-6;
+//   quantized weights with fewer than 8 tokens: activations are quantized to 8 bits per
+//     32 (d_b = max|x_b| / 127), so additionally |y - ref| <= 0.51 * sum_b d_b sum_{k in b} |w_k|,
+//     and for Q8_0 the relative L2 error over a matrix is < 1e-2.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/test_util.hpp"
+#include "smol/error.hpp"
+#include "smol/kernels.hpp"
+#include "smol/thread_pool.hpp"
+
+namespace smol {
+namespace {
+
+using testing::StoredMatrix;
+
+// y must match the float64 product of m.decoded and x within the budgets above.
+void expect_close(const StoredMatrix& m, const std::vector<float>& x, int n_tokens, const std::vector<float>& y,
+                  bool quantized_acts) {
+  double err2 = 0, ref2 = 0;
+  for (int t = 0; t < n_tokens; ++t) {
+    const float* xt = x.data() + t * m.cols;
+    for (int64_t r = 0; r < m.rows; ++r) {
+      const float* w = m.decoded.data() + r * m.cols;
+      double ref = 0, abs_sum = 0, act_budget = 0;
+      for (int64_t k = 0; k < m.cols; ++k) {
+        ref += static_cast<double>(w[k]) * xt[k];
+        abs_sum += std::fabs(static_cast<double>(w[k]) * xt[k]);
+      }
+      if (quantized_acts) {
+        for (int64_t b = 0; b < m.cols; b += 32) {
+          double amax = 0, wsum = 0;
+          for (int64_t k = b; k < b + 32; ++k) {
+            amax = std::max(amax, std::fabs(static_cast<double>(xt[k])));
+            wsum += std::fabs(static_cast<double>(w[k]));
+          }
+          act_budget += 0.51 * amax / 127 * wsum;
+        }
+      }
+      const double got = y[t * m.rows + r];
+      ASSERT_LE(std::fabs(got - ref), 1e-4 * abs_sum + 1e-6 + act_budget)
+          << weight_type_name(m.type) << " rows=" << m.rows << " cols=" << m.cols << " t=" << t << " r=" << r;
+      err2 += (got - ref) * (got - ref);
+      ref2 += ref * ref;
+    }
+  }
+  if (m.type == WeightType::Q8_0) {
+    EXPECT_LT(std::sqrt(err2 / ref2), 1e-2);
+  }
+  if (!quantized_acts) {
+    EXPECT_LT(std::sqrt(err2 / ref2), 1e-5);
+  }
+}
+
+struct Case {
+  WeightType type;
+  int64_t cols;
+};
+
+class MatmulTypes : public ::testing::TestWithParam<Case> {};
+
+TEST_P(MatmulTypes, MatchesFloat64Reference) {
+  const Case c = GetParam();
+  ThreadPool pool(2);
+  uint32_t seed = 1;
+  for (int64_t rows : {1, 5, 37, 70}) {
+    const StoredMatrix m = testing::make_matrix(c.type, rows, c.cols, seed++);
+    for (int n_tokens : {1, 3, 8, 17}) {
+      const std::vector<float> x = testing::gaussian(n_tokens * c.cols, seed++);
+      std::vector<float> y(n_tokens * rows, NAN);
+      matmul(pool, x.data(), n_tokens, m.view(), y.data());
+      SCOPED_TRACE(::testing::Message() << "n_tokens=" << n_tokens);
+      expect_close(m, x, n_tokens, y, is_quantized(c.type) && n_tokens < 8);
+    }
+  }
+}
+
+std::vector<Case> all_cases() {
+  std::vector<Case> cases;
+  for (WeightType t : {WeightType::F32, WeightType::BF16, WeightType::F16, WeightType::Q8_0, WeightType::Q4_0}) {
+    for (int64_t cols : {576, 1536, 960}) cases.push_back({t, cols});
+  }
+  cases.push_back({WeightType::F32, 19});  // no vector multiple: scalar tails
+  cases.push_back({WeightType::F16, 100});
+  for (WeightType t : {WeightType::Q4_K, WeightType::Q6_K}) {
+    for (int64_t cols : {256, 1536, 768}) cases.push_back({t, cols});
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, MatmulTypes, ::testing::ValuesIn(all_cases()), [](const auto& info) {
+  return std::string(weight_type_name(info.param.type)) + "_" + std::to_string(info.param.cols);
+});
+
+TEST(Matmul, ThreadCountsAgree) {
+  const StoredMatrix m = testing::make_matrix(WeightType::Q8_0, 133, 576, 3);
+  for (int n_tokens : {1, 17}) {
+    const std::vector<float> x = testing::gaussian(n_tokens * 576, 4);
+    std::vector<float> y1(n_tokens * 133), y3(n_tokens * 133);
+    ThreadPool one(1), three(3);
+    matmul(one, x.data(), n_tokens, m.view(), y1.data());
+    matmul(three, x.data(), n_tokens, m.view(), y3.data());
+    EXPECT_EQ(y1, y3);  // the partition must not change any sum
+    expect_close(m, x, n_tokens, y3, n_tokens < 8);
+  }
+}
+
+TEST(Matmul, MultiMatchesSeparateCalls) {
+  ThreadPool pool(2);
+  const StoredMatrix q = testing::make_matrix(WeightType::Q8_0, 576, 576, 10);
+  const StoredMatrix k = testing::make_matrix(WeightType::F16, 192, 576, 11);
+  const StoredMatrix v = testing::make_matrix(WeightType::Q4_0, 192, 576, 12);
+  for (int n_tokens : {1, 3, 17}) {
+    const std::vector<float> x = testing::gaussian(n_tokens * 576, 13);
+    std::vector<float> yq(n_tokens * 576), yk(n_tokens * 192), yv(n_tokens * 192);
+    const MatmulOutput outs[] = {{q.view(), yq.data()}, {k.view(), yk.data()}, {v.view(), yv.data()}};
+    matmul_multi(pool, x.data(), n_tokens, outs);
+    std::vector<float> sq(yq.size()), sk(yk.size()), sv(yv.size());
+    matmul(pool, x.data(), n_tokens, q.view(), sq.data());
+    matmul(pool, x.data(), n_tokens, k.view(), sk.data());
+    matmul(pool, x.data(), n_tokens, v.view(), sv.data());
+    EXPECT_EQ(yq, sq);
+    EXPECT_EQ(yk, sk);
+    EXPECT_EQ(yv, sv);
+  }
+}
+
+TEST(Matmul, RejectsColumnsThatAreNotWholeBlocks) {
+  ThreadPool pool(1);
+  std::vector<uint8_t> bytes(4096);
+  std::vector<float> x(600), y(4);
+  EXPECT_THROW(matmul(pool, x.data(), 1, MatrixView{WeightType::Q8_0, bytes.data(), 2, 40}, y.data()), Error);
+  EXPECT_THROW(matmul(pool, x.data(), 1, MatrixView{WeightType::Q4_K, bytes.data(), 2, 576}, y.data()), Error);
+  EXPECT_THROW(widen_row(MatrixView{WeightType::Q6_K, bytes.data(), 2, 576}, 0, x.data()), Error);
+}
+
+TEST(Matmul, WidenRowDecodesEachType) {
+  for (WeightType t : {WeightType::F32, WeightType::BF16, WeightType::F16, WeightType::Q8_0, WeightType::Q4_0,
+                       WeightType::Q4_K, WeightType::Q6_K}) {
+    const StoredMatrix m = testing::make_matrix(t, 3, 512, 21);
+    std::vector<float> out(512);
+    widen_row(m.view(), 2, out.data());
+    EXPECT_EQ(out, std::vector<float>(m.decoded.begin() + 2 * 512, m.decoded.end())) << weight_type_name(t);
+  }
+}
+
+TEST(Matmul, LargeRowCountUsesEveryChunk) {
+  // Many rows and a thread count that does not divide them: every output must be written.
+  ThreadPool pool(3);
+  const StoredMatrix m = testing::make_matrix(WeightType::BF16, 1001, 64, 5);
+  const std::vector<float> x = testing::gaussian(64, 6);
+  std::vector<float> y(1001, NAN);
+  matmul(pool, x.data(), 1, m.view(), y.data());
+  expect_close(m, x, 1, y, false);
+}
+
+}  // namespace
+}  // namespace smol

@@ -1,0 +1,112 @@
+// Float-weight matvec (decode): four rows at a time share each activation load, bf16/f16
+// widened in registers. Memory-bound, so the point is few instructions per weight byte and
+// enough independent FMA chains to keep the loads flowing.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/matvec_float.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#include "kernels/matmul_internal.hpp"
+#include "smol/half.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace smol::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+HWY_INLINE VF Widen(DF df, const float* p) { return hn::LoadU(df, p); }
+
+// uint16_t rows are bf16 or f16; the tag type picks which.
+struct Bf16Row {
+  const uint16_t* p;
+};
+struct F16Row {
+  const uint16_t* p;
+};
+
+HWY_INLINE VF Widen(DF df, Bf16Row w) {
+  const hn::Rebind<uint32_t, DF> du32;
+  const hn::Rebind<uint16_t, DF> du16;
+  return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, w.p))));
+}
+HWY_INLINE VF Widen(DF df, F16Row w) {
+  const hn::Rebind<hwy::float16_t, DF> dh;
+  return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(w.p)));
+}
+
+inline float scalar(const float* p) { return *p; }
+inline float scalar(Bf16Row w) { return bf16_to_f32(*w.p); }
+inline float scalar(F16Row w) { return f16_to_f32(*w.p); }
+inline const float* advance(const float* p, int64_t n) { return p + n; }
+inline Bf16Row advance(Bf16Row w, int64_t n) { return {w.p + n}; }
+inline F16Row advance(F16Row w, int64_t n) { return {w.p + n}; }
+
+// out[r] = row r . x for R rows `cols` apart, two accumulators per row.
+template <int R, class Row>
+HWY_INLINE void Rows(Row w, int64_t cols, const float* x, float* out) {
+  const DF df;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(df));
+  VF acc0[R], acc1[R];
+  HWY_UNROLL(4)
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = hn::Zero(df);
+  int64_t i = 0;
+  for (; i + 2 * n <= cols; i += 2 * n) {
+    const VF x0 = hn::LoadU(df, x + i), x1 = hn::LoadU(df, x + i + n);
+    HWY_UNROLL(4)
+    for (int r = 0; r < R; ++r) {
+      acc0[r] = hn::MulAdd(Widen(df, advance(w, r * cols + i)), x0, acc0[r]);
+      acc1[r] = hn::MulAdd(Widen(df, advance(w, r * cols + i + n)), x1, acc1[r]);
+    }
+  }
+  for (; i + n <= cols; i += n) {
+    const VF x0 = hn::LoadU(df, x + i);
+    HWY_UNROLL(4)
+    for (int r = 0; r < R; ++r) acc0[r] = hn::MulAdd(Widen(df, advance(w, r * cols + i)), x0, acc0[r]);
+  }
+  for (int r = 0; r < R; ++r) {
+    float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0[r], acc1[r])));
+    for (int64_t k = i; k < cols; ++k) sum += scalar(advance(w, r * cols + k)) * x[k];
+    out[r] = sum;
+  }
+}
+
+template <class Row>
+void RowsAll(Row w, int64_t cols, int64_t n_rows, const float* x, int n_tokens, float* y, int64_t y_stride) {
+  for (int t = 0; t < n_tokens; ++t) {
+    const float* xt = x + t * cols;
+    float* yt = y + t * y_stride;
+    int64_t r = 0;
+    for (; r + 4 <= n_rows; r += 4) Rows<4>(advance(w, r * cols), cols, xt, yt + r);
+    for (; r < n_rows; ++r) Rows<1>(advance(w, r * cols), cols, xt, yt + r);
+  }
+}
+
+void FloatDotRows(WeightType type, const void* w, int64_t cols, int64_t n_rows, const float* x, int n_tokens,
+                  float* y, int64_t y_stride) {
+  switch (type) {
+    case WeightType::F32: RowsAll(static_cast<const float*>(w), cols, n_rows, x, n_tokens, y, y_stride); return;
+    case WeightType::BF16:
+      RowsAll(Bf16Row{static_cast<const uint16_t*>(w)}, cols, n_rows, x, n_tokens, y, y_stride);
+      return;
+    case WeightType::F16:
+      RowsAll(F16Row{static_cast<const uint16_t*>(w)}, cols, n_rows, x, n_tokens, y, y_stride);
+      return;
+    default: return;
+  }
+}
+
+}  // namespace smol::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace smol::detail {
+HWY_EXPORT(FloatDotRows);
+
+void float_dot_rows(WeightType type, const void* w, int64_t cols, int64_t n_rows, const float* x, int n_tokens,
+                    float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(FloatDotRows)(type, w, cols, n_rows, x, n_tokens, y, y_stride);
+}
+}  // namespace smol::detail
+#endif
