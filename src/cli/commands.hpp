@@ -16,5 +16,8 @@ Command add_tokenize_command(CLI::App& root);
 Command add_init_command(CLI::App& root);
 Command add_bench_command(CLI::App& root);
 Command add_convert_command(CLI::App& root);
+Command add_chat_command(CLI::App& root);
+Command add_serve_command(CLI::App& root);
+Command add_pull_command(CLI::App& root);
 
 }  // namespace smol::cli

@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
       smol::cli::add_init_command(app),
       smol::cli::add_bench_command(app),
       smol::cli::add_convert_command(app),
+      smol::cli::add_chat_command(app),
+      smol::cli::add_serve_command(app),
+      smol::cli::add_pull_command(app),
   };
 
   // CLI11 would only say "a subcommand is required" for a misspelt command.

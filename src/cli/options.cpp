@@ -1,10 +1,12 @@
 #include "cli/options.hpp"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "smol/error.hpp"
+#include "smol/hub.hpp"
 
 namespace smol::cli {
 
@@ -40,15 +42,21 @@ CLI::Validator positive_number() { return number_at_least(0.0, false); }
 int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 void add_model_option(CLI::App& app, std::string& model) {
-  app.add_option("-m,--model", model, "Model: a Hugging Face model folder or a .gguf file")->required();
+  app.add_option("-m,--model", model, "Model: a Hugging Face model folder, a .gguf file or a Hub repo OWNER/NAME")->required();
 }
 
 std::filesystem::path resolve_model(const std::string& model) {
   std::filesystem::path path(model);
   if (std::filesystem::is_directory(path)) return path;
   if (std::filesystem::is_regular_file(path) && path.extension() == ".gguf") return path;
+  if (!std::filesystem::exists(path) && is_hub_repo_id(model)) {
+    // OWNER/NAME: the Hub cache, downloading first when it is not there (and not offline).
+    PullEvents events;
+    events.note = [](const std::string& m) { std::fprintf(stderr, "smol: %s\n", m.c_str()); };
+    return resolve_hub_model(model, events);
+  }
   if (!std::filesystem::exists(path)) {
-    throw Error(model + ": model not found (expected a Hugging Face model folder or a .gguf file)");
+    throw Error(model + ": model not found (expected a Hugging Face model folder, a .gguf file or OWNER/NAME)");
   }
   throw Error(model + ": not a model (expected a folder with config.json and model.safetensors, or a .gguf file)");
 }

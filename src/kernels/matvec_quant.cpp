@@ -64,9 +64,11 @@ void QuantizeActivationRow(const float* x, const QuantizedActs& a, int t) {
 
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 #define SMOL_HAVE_AVX2_DOT 1
-#ifndef SMOL_PF
-#define SMOL_PF 4096
-#endif
+// Software prefetch distance in bytes ahead of each row stream. The integer kernels spend
+// several instructions per 34-byte block, so without it too few cache misses are in flight
+// to stream from memory (measured: 9 GB/s at 512 bytes ahead, 18+ GB/s from 4 KiB on, one
+// thread); a prefetch past the end of the matrix is harmless.
+constexpr int kPrefetchBytes = 4096;
 
 // F16C: one instruction instead of the portable bit manipulation.
 inline float f16_scale(const uint8_t* p) {
@@ -114,7 +116,7 @@ void RowsLegacy(const uint8_t* w, int64_t row_bytes, const int8_t* xq, const flo
     const float dx = xd[b];
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w + r * row_bytes + b * kBlock;
-      _mm_prefetch(reinterpret_cast<const char*>(blk) + SMOL_PF, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBytes, _MM_HINT_T0);
       const __m256i q = kQ4 ? unpack_q4_0(blk + 2) : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
       const __m256 s = _mm256_set1_ps(f16_scale(blk) * dx);
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8(q, x)), s, acc[r]);
@@ -132,6 +134,9 @@ float RowQ4K(const uint8_t* w, int64_t n_super, const QuantizedActs& a, int t) {
   float mins = 0.0f;
   for (int64_t s = 0; s < n_super; ++s) {
     const auto* blk = reinterpret_cast<const BlockQ4_K*>(w) + s;
+    _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBytes, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBytes + 64, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBytes + 128, _MM_HINT_T0);
     const float d = f16_scale(reinterpret_cast<const uint8_t*>(&blk->d));
     const float dmin = f16_scale(reinterpret_cast<const uint8_t*>(&blk->dmin));
     for (int c = 0; c < 4; ++c) {
@@ -161,6 +166,9 @@ float RowQ6K(const uint8_t* w, int64_t n_super, const QuantizedActs& a, int t) {
   float offset = 0.0f;  // sum of d * scale_j * 32 * sum(x over sub-block j)
   for (int64_t s = 0; s < n_super; ++s) {
     const auto* blk = reinterpret_cast<const BlockQ6_K*>(w) + s;
+    for (int line = 0; line < 4; ++line) {
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBytes + 64 * line, _MM_HINT_T0);
+    }
     const float d = f16_scale(reinterpret_cast<const uint8_t*>(&blk->d));
     float off = 0.0f;
     for (int j = 0; j < 16; ++j) off += blk->scales[j] * x16[16 * s + j];

@@ -18,8 +18,8 @@ namespace {
 // than cores crowd the machine, yielding hands that thread the core at once instead of
 // burning a time slice), and finally sleeps on a futex so that an idle engine costs nothing.
 // With more threads than cores pause-polling only delays others, so then it is skipped.
-constexpr auto kPauseBudget = std::chrono::microseconds(30);
-constexpr auto kYieldBudget = std::chrono::microseconds(300);
+constexpr auto kPauseBudget = std::chrono::microseconds(4);
+constexpr auto kYieldBudget = std::chrono::microseconds(500);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)

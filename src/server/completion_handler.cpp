@@ -1,0 +1,174 @@
+// POST /v1/chat/completions and /v1/completions: request → prompt tokens → scheduler job →
+// one JSON response, or Server-Sent Events as the text arrives.
+#include <fmt/format.h>
+
+#include "server/server_state.hpp"
+#include "smol/chat_template.hpp"
+#include "smol/error.hpp"
+#include "smol/generate.hpp"
+
+namespace smol::server {
+
+using nlohmann::json;
+
+namespace {
+
+// With no client text for this long, a stream sends an SSE comment: the write fails once the
+// client is gone, which frees its slot even while nothing is generated (queued, or a long
+// prompt being read).
+constexpr std::chrono::milliseconds kProbeInterval{500};
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::vector<int32_t> prompt_tokens(ServerState& state, const CompletionParams& params) {
+  const Tokenizer& tokenizer = state.engine.tokenizer();
+  const char* param = params.endpoint == Endpoint::Chat ? "messages" : "prompt";
+  std::vector<int32_t> ids;
+  try {
+    if (params.endpoint == Endpoint::Chat) {
+      ids = tokenizer.encode(state.engine.chat_template().render(params.messages, /*add_generation_prompt=*/true));
+    } else if (!params.prompt_ids.empty()) {
+      ids = params.prompt_ids;
+      const int vocab = state.engine.model().config().vocab_size;
+      for (int32_t id : ids) {
+        if (id < 0 || id >= vocab) throw Error(fmt::format("token id {} is outside the vocabulary of {} ids", id, vocab));
+      }
+    } else {
+      ids = tokenizer.encode(params.prompt);
+    }
+  } catch (const Error& e) {  // invalid UTF-8, a template's raise_exception, a bad id
+    throw ApiError(400, e.what(), "invalid_request_error", param);
+  }
+  if (ids.empty()) throw ApiError(400, "the prompt is empty", "invalid_request_error", param);
+  const int context = state.options.context;
+  if (static_cast<int>(ids.size()) >= context) {
+    throw ApiError(400,
+                   fmt::format("the prompt has {} tokens, but the context holds {} (prompt + completion): "
+                               "shorten it or restart the server with a larger --ctx",
+                               ids.size(), context),
+                   "invalid_request_error", param, "context_length_exceeded");
+  }
+  return ids;
+}
+
+ApiError job_error(const JobResult& result) {
+  if (result.error == "the server is shutting down") return ApiError(503, result.error, "server_error", "", "shutting_down");
+  return ApiError(500, result.error, "server_error");
+}
+
+// The state of one SSE response between calls of httplib's content provider.
+struct Stream {
+  std::shared_ptr<Job> job;
+  Endpoint endpoint;
+  ResponseMeta meta;
+  bool include_usage;
+  bool started = false;
+  std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+};
+
+bool send_event(httplib::DataSink& sink, Stream& s, const std::string& data) {
+  const std::string event = "data: " + data + "\n\n";
+  s.last_write = std::chrono::steady_clock::now();
+  return sink.write(event.data(), event.size());
+}
+
+// One call of the content provider: writes what is ready. false ends the response early
+// (the client is gone); sink.done() ends it normally.
+bool pump(Stream& s, httplib::DataSink& sink) {
+  if (!s.started) {
+    s.started = true;
+    if (s.endpoint == Endpoint::Chat) {
+      return send_event(sink, s, dump(stream_chunk(s.endpoint, s.meta, "", true, std::nullopt, s.include_usage)));
+    }
+  }
+  JobEvent ev = s.job->next(std::chrono::milliseconds(100));
+  if (ev.timed_out) {
+    if (std::chrono::steady_clock::now() - s.last_write < kProbeInterval) return true;
+    s.last_write = std::chrono::steady_clock::now();
+    static constexpr char kProbe[] = ": keep-alive\n\n";
+    return sink.write(kProbe, sizeof(kProbe) - 1);
+  }
+  if (!ev.text.empty() &&
+      !send_event(sink, s, dump(stream_chunk(s.endpoint, s.meta, ev.text, false, std::nullopt, s.include_usage)))) {
+    return false;
+  }
+  if (!ev.finished) return true;
+  if (!ev.result.error.empty()) {
+    // Mid-stream there is no status line left to change: report in the stream and stop.
+    if (!send_event(sink, s, dump(error_body(job_error(ev.result))))) return false;
+  } else {
+    if (!send_event(sink, s, dump(stream_chunk(s.endpoint, s.meta, "", false, ev.result.finish_reason,
+                                               s.include_usage)))) {
+      return false;
+    }
+    if (s.include_usage && !send_event(sink, s, dump(usage_chunk(s.endpoint, s.meta, ev.result)))) return false;
+    if (!send_event(sink, s, "[DONE]")) return false;
+  }
+  sink.done();
+  return true;
+}
+
+}  // namespace
+
+void send_error(httplib::Response& res, const ApiError& error) {
+  res.status = error.status;
+  res.set_content(dump(error_body(error)), "application/json");
+}
+
+void handle_completion(ServerState& state, Endpoint endpoint, const httplib::Request& req, httplib::Response& res) {
+  ++state.metrics.requests_total;
+  try {
+    if (!state.accepting) throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
+    const CompletionParams params = parse_completion_request(req.body, endpoint);
+    GenerationRequest request;
+    request.prompt = prompt_tokens(state, params);
+    const int room = state.options.context - static_cast<int>(request.prompt.size());
+    // OpenAI's defaults: 16 tokens for text completions, as many as fit for chat.
+    const int wanted = params.max_tokens.value_or(endpoint == Endpoint::Chat ? room : 16);
+    request.max_tokens = std::min(wanted, room);
+    request.sampling = params.sampling;
+    try {
+      request.sampling.validate();
+    } catch (const Error& e) {
+      throw ApiError(400, e.what());
+    }
+    request.stop = params.stop;
+
+    Rejection why = Rejection::None;
+    std::shared_ptr<Job> job = state.scheduler.submit(std::move(request), why);
+    if (!job) {
+      if (why == Rejection::ShuttingDown) {
+        throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
+      }
+      throw ApiError(503,
+                     fmt::format("the server is busy: {} requests are generating and the queue is full; retry later",
+                                 state.options.parallel),
+                     "server_error", "", "queue_full");
+    }
+    const ResponseMeta meta = new_response_meta(endpoint, state.options.model_name, state.serial++);
+
+    if (!params.stream) {
+      JobEvent ev = job->wait();
+      if (!ev.result.error.empty()) throw job_error(ev.result);
+      res.set_content(dump(completion_response(endpoint, meta, ev.text, ev.result)), "application/json");
+      return;
+    }
+    auto stream = std::make_shared<Stream>(Stream{job, endpoint, meta, params.include_usage});
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [stream](size_t, httplib::DataSink& sink) {
+          if (pump(*stream, sink)) return true;
+          stream->job->cancel();
+          return false;
+        },
+        [stream](bool success) {
+          if (!success) stream->job->cancel();
+        });
+  } catch (const ApiError& e) {
+    ++state.metrics.requests_rejected;
+    send_error(res, e);
+  }
+}
+
+}  // namespace smol::server

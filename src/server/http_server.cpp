@@ -1,0 +1,163 @@
+// smol::Server: the HTTP routes, authentication, and the order of shutdown.
+#include <fmt/format.h>
+
+#include "server/server_state.hpp"
+#include "server/web_page.hpp"
+#include "smol/error.hpp"
+#include "smol/generate.hpp"
+#include "smol/server.hpp"
+
+namespace smol {
+
+using nlohmann::json;
+using server::ApiError;
+using server::Endpoint;
+
+namespace {
+
+ServerOptions resolved(const Engine& engine, ServerOptions options) {
+  if (options.context == 0) options.context = std::min(2048, engine.model().config().max_position_embeddings);
+  if (options.model_name.empty()) options.model_name = engine.model_dir().filename().string();
+  return options;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(Engine& engine, const ServerOptions& options)
+      : state(engine, options,
+              server::SchedulerOptions{.parallel = options.parallel,
+                                       .queue_limit = options.queue,
+                                       .context = options.context,
+                                       .batch_tokens = options.batch_tokens,
+                                       .step_delay = std::chrono::milliseconds(options.step_delay_ms)}) {}
+  void install_routes();
+  bool authorized(const httplib::Request& req) const;
+
+  server::ServerState state;
+  httplib::Server http;
+  std::mutex stop_mutex;
+  bool stopped = false;
+};
+
+Server::Server(Engine& engine, const ServerOptions& options) {
+  if (options.queue < 0) throw Error("--queue must be >= 0");
+  // Built once here: rendering is thread-safe, building lazily from many handlers is not.
+  (void)engine.chat_template();
+  impl_ = std::make_unique<Impl>(engine, resolved(engine, options));
+  // Each streaming client holds one handler thread for its whole response, and idle
+  // keep-alive connections hold theirs for a while: size the pool well above the slots and
+  // the queue, so a request beyond them is answered 503 rather than left waiting for a thread.
+  const size_t threads = static_cast<size_t>(2 * (options.parallel + options.queue) + 16);
+  impl_->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  impl_->http.set_keep_alive_timeout(2);
+  impl_->http.set_payload_max_length(16 << 20);
+  impl_->install_routes();
+}
+
+Server::~Server() = default;
+
+int Server::bind() {
+  const ServerOptions& o = impl_->state.options;
+  if (o.port == 0) {
+    const int port = impl_->http.bind_to_any_port(o.host);
+    if (port <= 0) throw Error(fmt::format("cannot listen on {}: no free port", o.host));
+    return port;
+  }
+  if (!impl_->http.bind_to_port(o.host, o.port)) {
+    throw Error(fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)", o.host, o.port));
+  }
+  return o.port;
+}
+
+void Server::run() { impl_->http.listen_after_bind(); }
+
+void Server::stop() {
+  std::lock_guard lock(impl_->stop_mutex);
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->state.accepting = false;
+  // Close the listening socket first, then let the scheduler finish or cancel what is in
+  // flight; run() returns when the last handler has written its end.
+  impl_->http.stop();
+  impl_->state.scheduler.shutdown(std::chrono::milliseconds(impl_->state.options.shutdown_grace_ms));
+}
+
+bool Server::Impl::authorized(const httplib::Request& req) const {
+  const std::string& key = state.options.api_key;
+  if (key.empty()) return true;
+  const std::string header = req.get_header_value("Authorization");
+  const std::string expected = "Bearer " + key;
+  // Constant-time compare, so the key cannot be guessed byte by byte from response times.
+  if (header.size() != expected.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < header.size(); ++i) diff |= static_cast<unsigned char>(header[i] ^ expected[i]);
+  return diff == 0;
+}
+
+void Server::Impl::install_routes() {
+  http.set_default_headers({{"Access-Control-Allow-Origin", "*"}});
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.method == "OPTIONS") {  // CORS preflight from browser clients on other origins
+      res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+      res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+      res.status = 204;
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.path.rfind("/v1/", 0) == 0 && !authorized(req)) {
+      send_error(res, ApiError(401,
+                               req.has_header("Authorization") ? "invalid API key"
+                                                               : "missing API key: send 'Authorization: Bearer KEY'",
+                               "invalid_request_error", "", "invalid_api_key"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;  // a handler's own error body
+    const std::string message = res.status == 404 ? fmt::format("no route for {} {}", req.method, req.path)
+                                                  : fmt::format("HTTP {}", res.status);
+    send_error(res, ApiError(res.status, message, res.status == 404 ? "not_found_error" : "invalid_request_error"));
+  });
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    send_error(res, ApiError(500, what, "server_error"));
+  });
+
+  http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_completion(state, Endpoint::Chat, req, res);
+  });
+  http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_completion(state, Endpoint::Completion, req, res);
+  });
+  http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    const json model = {{"id", state.options.model_name},
+                        {"object", "model"},
+                        {"created", 0},
+                        {"owned_by", "smol"},
+                        {"meta", {{"context", state.options.context},
+                                  {"parallel", state.options.parallel},
+                                  {"vocab_size", state.engine.model().config().vocab_size}}}};
+    res.set_content(json{{"object", "list"}, {"data", json::array({model})}}.dump(), "application/json");
+  });
+  http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    const bool ok = state.accepting.load();
+    res.status = ok ? 200 : 503;
+    res.set_content(json{{"status", ok ? "ok" : "shutting down"}}.dump(), "application/json");
+  });
+  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(state.metrics.prometheus_text(state.options.parallel), "text/plain; version=0.0.4");
+  });
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    const std::string_view page = server::web_page_html();
+    res.set_content(page.data(), page.size(), "text/html; charset=utf-8");
+  });
+}
+
+}  // namespace smol

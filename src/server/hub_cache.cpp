@@ -1,0 +1,120 @@
+#include "server/hub_cache.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "smol/error.hpp"
+
+namespace smol {
+
+namespace fs = std::filesystem;
+
+HubConfig HubConfig::from_environment() {
+  auto env = [](const char* name) -> std::string {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  };
+  HubConfig hub;
+  if (!env("HF_ENDPOINT").empty()) hub.endpoint = env("HF_ENDPOINT");
+  while (!hub.endpoint.empty() && hub.endpoint.back() == '/') hub.endpoint.pop_back();
+  fs::path home = env("HF_HOME");
+  if (home.empty()) {
+    const std::string xdg = env("XDG_CACHE_HOME");
+    home = !xdg.empty() ? fs::path(xdg) / "huggingface" : fs::path(env("HOME")) / ".cache" / "huggingface";
+  }
+  hub.cache_dir = !env("HF_HUB_CACHE").empty() ? fs::path(env("HF_HUB_CACHE")) : home / "hub";
+  hub.token = env("HF_TOKEN");
+  if (hub.token.empty()) {
+    std::ifstream in(home / "token");
+    std::getline(in, hub.token);
+  }
+  const std::string offline = env("HF_HUB_OFFLINE");
+  hub.offline = offline == "1" || offline == "true" || offline == "TRUE" || offline == "yes";
+  return hub;
+}
+
+bool is_hub_repo_id(std::string_view text) {
+  static const std::regex pattern("[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*");
+  return std::regex_match(text.begin(), text.end(), pattern) && text.find("..") == std::string_view::npos;
+}
+
+fs::path hub_repo_dir(const HubConfig& hub, const std::string& repo) {
+  if (!is_hub_repo_id(repo)) throw Error(repo + ": not a Hub repo id (expected OWNER/NAME)");
+  std::string name = "models--" + repo;
+  name.replace(name.find('/'), 1, "--");
+  return hub.cache_dir / name;
+}
+
+std::optional<fs::path> find_cached_model(const HubConfig& hub, const std::string& repo, const std::string& revision) {
+  const fs::path repo_dir = hub_repo_dir(hub, repo);
+  const auto commit = hub::cached_commit(repo_dir, revision);
+  if (!commit) return std::nullopt;
+  const fs::path dir = repo_dir / "snapshots" / *commit;
+  if (!hub::is_complete_model_dir(dir)) return std::nullopt;
+  return dir;
+}
+
+namespace hub {
+
+bool is_commit_hash(const std::string& revision) {
+  static const std::regex pattern("[0-9a-f]{40}");
+  return std::regex_match(revision, pattern);
+}
+
+std::optional<std::string> cached_commit(const fs::path& repo_dir, const std::string& revision) {
+  if (is_commit_hash(revision)) return revision;
+  std::ifstream in(repo_dir / "refs" / revision);
+  std::string commit;
+  if (!std::getline(in, commit) || !is_commit_hash(commit)) return std::nullopt;
+  return commit;
+}
+
+void write_ref(const fs::path& repo_dir, const std::string& revision, const std::string& commit) {
+  if (revision == commit) return;  // a commit needs no ref
+  const fs::path ref = repo_dir / "refs" / revision;
+  fs::create_directories(ref.parent_path());
+  const fs::path tmp = ref.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << commit;
+    if (!out) throw Error(tmp.string() + ": cannot write");
+  }
+  fs::rename(tmp, ref);
+}
+
+void link_snapshot_file(const fs::path& repo_dir, const std::string& commit, const std::string& file,
+                        const std::string& blob) {
+  const fs::path link = repo_dir / "snapshots" / commit / file;
+  fs::create_directories(link.parent_path());
+  const fs::path target = fs::relative(repo_dir / "blobs" / blob, link.parent_path());
+  std::error_code ec;
+  fs::remove(link, ec);
+  fs::create_symlink(target, link, ec);
+  if (ec) throw Error(link.string() + ": cannot create link: " + ec.message());
+}
+
+bool is_complete_model_dir(const fs::path& dir) {
+  auto present = [&](const std::string& name) { return fs::is_regular_file(dir / name); };  // follows links
+  if (!present("config.json") || !present("tokenizer.json")) return false;
+  if (present("model.safetensors")) return true;
+  if (!present("model.safetensors.index.json")) return false;
+  try {
+    std::ifstream in(dir / "model.safetensors.index.json");
+    const nlohmann::json index = nlohmann::json::parse(in);
+    std::set<std::string> shards;
+    for (const auto& [tensor, shard] : index.at("weight_map").items()) shards.insert(shard.get<std::string>());
+    for (const std::string& shard : shards) {
+      if (!present(shard)) return false;
+    }
+    return !shards.empty();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace hub
+}  // namespace smol

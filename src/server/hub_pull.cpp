@@ -1,0 +1,217 @@
+// smol pull: which files a model needs, fetched into blobs/, verified, then published as a
+// snapshot and a ref in one go at the end.
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "server/hub_cache.hpp"
+#include "server/hub_download.hpp"
+#include "smol/error.hpp"
+#include "smol/hub.hpp"
+
+namespace smol {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// What the Hub says about one file of a commit (GET /api/models/REPO/revision/REV?blobs=true).
+struct RemoteFile {
+  std::string name;
+  int64_t size = -1;
+  std::string sha256;    // LFS files
+  std::string git_sha1;  // the blob id; what names a non-LFS file in blobs/
+  std::string blob() const { return !sha256.empty() ? sha256 : git_sha1; }
+};
+
+struct RepoInfo {
+  std::string commit;
+  std::vector<RemoteFile> files;
+};
+
+// Files a smol model folder uses; everything else (other weight formats, READMEs, ONNX
+// exports) is left on the Hub.
+bool is_model_file(const std::string& name) {
+  static const std::set<std::string> kNames = {
+      "config.json",          "generation_config.json", "tokenizer.json",   "tokenizer_config.json",
+      "special_tokens_map.json", "chat_template.jinja", "model.safetensors", "model.safetensors.index.json"};
+  return kNames.count(name) > 0;
+}
+
+std::string url_escape_path(const std::string& path) {
+  std::string out;
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+RepoInfo fetch_repo_info(const HubConfig& hub, const std::string& repo, const std::string& revision) {
+  const std::string url =
+      fmt::format("{}/api/models/{}/revision/{}?blobs=true", hub.endpoint, repo, url_escape_path(revision));
+  const hub::HttpAnswer answer = hub::http_get(url, hub.token);
+  if (answer.status == 401 || answer.status == 403) {
+    throw Error(fmt::format("{}: HTTP {}: the repo is private or gated (set HF_TOKEN to a token with access)", repo,
+                            answer.status));
+  }
+  if (answer.status == 404) throw Error(fmt::format("{}: no such model or revision '{}' on {}", repo, revision, hub.endpoint));
+  if (answer.status != 200) throw Error(fmt::format("{}: HTTP {}", url, answer.status));
+  RepoInfo info;
+  try {
+    const json j = json::parse(answer.body);
+    info.commit = j.at("sha").get<std::string>();
+    for (const json& s : j.at("siblings")) {
+      RemoteFile f;
+      f.name = s.at("rfilename").get<std::string>();
+      if (s.contains("size")) f.size = s["size"].get<int64_t>();
+      if (s.contains("blobId")) f.git_sha1 = s["blobId"].get<std::string>();
+      if (s.contains("lfs") && s["lfs"].is_object()) {
+        f.sha256 = s["lfs"].at("sha256").get<std::string>();
+        f.size = s["lfs"].value("size", f.size);
+      }
+      info.files.push_back(std::move(f));
+    }
+  } catch (const json::exception& e) {
+    throw Error(fmt::format("{}: unexpected answer from the Hub: {}", url, e.what()));
+  }
+  if (!hub::is_commit_hash(info.commit)) throw Error(fmt::format("{}: the Hub gave no commit for '{}'", repo, revision));
+  return info;
+}
+
+const RemoteFile* find_file(const RepoInfo& info, const std::string& name) {
+  for (const RemoteFile& f : info.files) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+class Puller {
+ public:
+  Puller(const HubConfig& hub, const std::string& repo, const PullEvents& events)
+      : hub_(hub), repo_(repo), repo_dir_(hub_repo_dir(hub, repo)), events_(events) {}
+
+  // Downloads (or finds in blobs/) one file and checks it; returns its blob name.
+  std::string fetch(const std::string& commit, const RemoteFile& file) {
+    if (file.blob().empty()) throw Error(fmt::format("{}: the Hub gave no hash for {}", repo_, file.name));
+    const fs::path blobs = repo_dir_ / "blobs";
+    fs::create_directories(blobs);
+    const fs::path blob = blobs / file.blob();
+    if (fs::is_regular_file(blob) && (file.size < 0 || static_cast<int64_t>(fs::file_size(blob)) == file.size)) {
+      note(file.name + ": cached");
+      return file.blob();
+    }
+    const fs::path partial = blob.string() + ".incomplete";
+    const std::string url = fmt::format("{}/{}/resolve/{}/{}", hub_.endpoint, repo_, commit, url_escape_path(file.name));
+    hub::download_to(
+        url, hub_.token, partial, file.size,
+        [&](int64_t done, int64_t total) {
+          if (events_.progress) events_.progress(file.name, done, total);
+        },
+        [&](const std::string& message) { note(file.name + ": " + message); });
+    verify(file, partial);
+    fs::rename(partial, blob);
+    return file.blob();
+  }
+
+  void note(const std::string& message) const {
+    if (events_.note) events_.note(message);
+  }
+
+  const fs::path& repo_dir() const { return repo_dir_; }
+
+ private:
+  // A file that fails its check is deleted: resuming from corrupt bytes would only fail again.
+  void verify(const RemoteFile& file, const fs::path& partial) const {
+    const int64_t size = static_cast<int64_t>(fs::file_size(partial));
+    std::string problem;
+    if (file.size >= 0 && size != file.size) {
+      problem = fmt::format("size {} instead of {}", size, file.size);
+    } else if (!file.sha256.empty()) {
+      const std::string got = hub::sha256_file(partial);
+      if (got != file.sha256) problem = fmt::format("sha256 {} instead of {}", got, file.sha256);
+    } else {
+      const std::string got = hub::git_blob_sha1_file(partial);
+      if (got != file.git_sha1) problem = fmt::format("git blob id {} instead of {}", got, file.git_sha1);
+    }
+    if (problem.empty()) return;
+    std::error_code ec;
+    fs::remove(partial, ec);
+    throw Error(fmt::format("{}: {} is corrupt ({}); it was deleted, run smol pull again", repo_, file.name, problem));
+  }
+
+  const HubConfig& hub_;
+  std::string repo_;
+  fs::path repo_dir_;
+  const PullEvents& events_;
+};
+
+std::vector<std::string> shards_of(const fs::path& index_path) {
+  std::set<std::string> shards;
+  try {
+    std::ifstream in(index_path);
+    const json index = json::parse(in);
+    for (const auto& [tensor, shard] : index.at("weight_map").items()) shards.insert(shard.get<std::string>());
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("{}: not a safetensors index: {}", index_path.string(), e.what()));
+  }
+  return {shards.begin(), shards.end()};
+}
+
+}  // namespace
+
+fs::path pull_model(const HubConfig& hub, const std::string& repo, const std::string& revision,
+                    const PullEvents& events) {
+  if (hub.offline) {
+    if (auto dir = find_cached_model(hub, repo, revision)) return *dir;
+    throw Error(fmt::format("{} ({}) is not in the cache {} and HF_HUB_OFFLINE is set", repo, revision,
+                            hub.cache_dir.string()));
+  }
+  Puller puller(hub, repo, events);
+  const RepoInfo info = fetch_repo_info(hub, repo, revision);
+  puller.note(fmt::format("{} {} is commit {}", repo, revision, info.commit));
+
+  std::vector<std::pair<std::string, std::string>> fetched;  // file, blob
+  for (const RemoteFile& f : info.files) {
+    if (is_model_file(f.name)) fetched.emplace_back(f.name, puller.fetch(info.commit, f));
+  }
+  auto has = [&](const std::string& name) {
+    return std::any_of(fetched.begin(), fetched.end(), [&](const auto& p) { return p.first == name; });
+  };
+  if (!has("config.json")) throw Error(fmt::format("{}: the repo has no config.json: not a transformers model", repo));
+  if (!has("model.safetensors")) {
+    if (!has("model.safetensors.index.json")) {
+      throw Error(fmt::format("{}: the repo has no model.safetensors or model.safetensors.index.json", repo));
+    }
+    const RemoteFile* index = find_file(info, "model.safetensors.index.json");
+    for (const std::string& shard : shards_of(puller.repo_dir() / "blobs" / index->blob())) {
+      const RemoteFile* f = find_file(info, shard);
+      if (!f) throw Error(fmt::format("{}: the index names {}, which the repo does not have", repo, shard));
+      fetched.emplace_back(shard, puller.fetch(info.commit, *f));
+    }
+  }
+  // Everything is verified: only now does the snapshot (and the ref naming it) appear.
+  for (const auto& [file, blob] : fetched) hub::link_snapshot_file(puller.repo_dir(), info.commit, file, blob);
+  hub::write_ref(puller.repo_dir(), revision, info.commit);
+  return puller.repo_dir() / "snapshots" / info.commit;
+}
+
+fs::path resolve_hub_model(const std::string& repo, const PullEvents& events) {
+  const HubConfig hub = HubConfig::from_environment();
+  if (auto dir = find_cached_model(hub, repo, "main")) return *dir;
+  if (hub.offline) {
+    throw Error(fmt::format("{}: not in the cache {} and HF_HUB_OFFLINE is set (run smol pull {} online first)", repo,
+                            hub.cache_dir.string(), repo));
+  }
+  return pull_model(hub, repo, "main", events);
+}
+
+}  // namespace smol

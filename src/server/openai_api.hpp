@@ -1,0 +1,70 @@
+#pragma once
+// The OpenAI wire format: reading /v1/chat/completions and /v1/completions request bodies
+// (with the checks OpenAI makes, as 400 errors naming the field) and writing responses,
+// stream chunks and errors.
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "server/job.hpp"
+#include "smol/chat_template.hpp"
+#include "smol/sampler.hpp"
+
+namespace smol::server {
+
+// An error answered as {"error": {"message", "type", "param", "code"}} with an HTTP status.
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, const std::string& message, std::string type = "invalid_request_error",
+           std::string param = "", std::string code = "")
+      : std::runtime_error(message), status(status), type(std::move(type)), param(std::move(param)),
+        code(std::move(code)) {}
+  int status;
+  std::string type;
+  std::string param;
+  std::string code;
+};
+
+nlohmann::json error_body(const ApiError& error);
+
+enum class Endpoint { Chat, Completion };
+
+struct CompletionParams {
+  Endpoint endpoint = Endpoint::Chat;
+  std::string model;
+  std::vector<ChatMessage> messages;   // chat
+  std::string prompt;                  // completion, as text...
+  std::vector<int32_t> prompt_ids;     // ...or as token ids
+  std::optional<int> max_tokens;
+  SamplingParams sampling;
+  std::vector<std::string> stop;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+};
+
+// Throws ApiError(400) for malformed JSON or a field of the wrong type or range.
+CompletionParams parse_completion_request(const std::string& body, Endpoint endpoint);
+
+// Response ids and the creation time shared by every chunk of one response.
+struct ResponseMeta {
+  std::string id;
+  int64_t created = 0;
+  std::string model;
+};
+// `serial` numbers the responses of one server.
+ResponseMeta new_response_meta(Endpoint endpoint, const std::string& model, uint64_t serial);
+
+nlohmann::json usage_json(const JobResult& result);
+nlohmann::json completion_response(Endpoint endpoint, const ResponseMeta& meta, const std::string& text,
+                                   const JobResult& result);
+// One stream chunk: `text` as a delta; `role` adds the assistant role (chat's first chunk);
+// `finish_reason` marks the last choice chunk.
+nlohmann::json stream_chunk(Endpoint endpoint, const ResponseMeta& meta, const std::string& text, bool role,
+                            const std::optional<std::string>& finish_reason, bool include_usage);
+// The extra chunk stream_options.include_usage asks for: no choices, the usage.
+nlohmann::json usage_chunk(Endpoint endpoint, const ResponseMeta& meta, const JobResult& result);
+
+}  // namespace smol::server
