@@ -5,17 +5,22 @@
 //   decode  all 30 layers' q,k,v,o,gate,up,down + the tied 49152 x 576 head, one token:
 //           the matmul-only ceiling of decode tokens/s (fused QKV and gate/up dispatches)
 //   prefill the same matrices for 512 tokens -> GFLOP/s and the matmul-only tokens/s
+//   attention all layers' causal attention for a 512-token prompt and for one decode token
 //   dispatch ThreadPool::run round trip
 //
-//   kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick]
+//   kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick] [--huge] [--no-matvec] [--no-model]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <sys/mman.h>
 
 #include "smol/kernels.hpp"
 #include "smol/quant.hpp"
@@ -31,6 +36,14 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// CPU seconds of the calling thread: with one thread this is the time the work itself took,
+// without the time slices a busy (shared) machine gave to other programs.
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 // Best (minimum) seconds per call of `fn` over `reps` timed calls after one warm-up; the
 // minimum is what the hardware can do when the (shared) machine leaves us alone.
 double best_seconds(int reps, const std::function<void()>& fn) {
@@ -44,14 +57,38 @@ double best_seconds(int reps, const std::function<void()>& fn) {
   return best;
 }
 
+// Weight storage, optionally on transparent huge pages (--huge): streaming hundreds of MB
+// through 4 KiB pages costs a TLB miss per page and stops the hardware prefetchers at every
+// page boundary; a model loader can opt in the same way (madvise(MADV_HUGEPAGE)).
+template <class T>
+struct WeightAllocator {
+  using value_type = T;
+  bool huge = false;
+  WeightAllocator() = default;
+  explicit WeightAllocator(bool h) : huge(h) {}
+  template <class U>
+  WeightAllocator(const WeightAllocator<U>& o) : huge(o.huge) {}
+  T* allocate(size_t n) {
+    constexpr size_t kHuge = 2u << 20;
+    const size_t bytes = (n * sizeof(T) + kHuge - 1) / kHuge * kHuge;
+    void* p = std::aligned_alloc(kHuge, bytes);
+    if (!p) throw std::bad_alloc();
+    if (huge) madvise(p, bytes, MADV_HUGEPAGE);
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  bool operator==(const WeightAllocator& o) const { return huge == o.huge; }
+};
+using Bytes = std::vector<uint8_t, WeightAllocator<uint8_t>>;
+
 // Random rows quantized once and then copied, so building hundreds of MB stays quick.
-std::vector<uint8_t> make_weights(WeightType type, int64_t rows, int64_t cols, uint32_t seed) {
+Bytes make_weights(WeightType type, int64_t rows, int64_t cols, uint32_t seed, bool huge) {
   const int64_t rb = smol::row_bytes(type, cols);
   const int64_t distinct = std::min<int64_t>(rows, 64);
   std::mt19937 rng(seed);
   std::normal_distribution<float> dist(0.0f, 0.05f);
   std::vector<float> row(cols);
-  std::vector<uint8_t> bytes(rows * rb);
+  Bytes bytes(rows * rb, WeightAllocator<uint8_t>(huge));
   for (int64_t r = 0; r < distinct; ++r) {
     for (float& f : row) f = dist(rng);
     smol::quantize_row(type, row.data(), bytes.data() + r * rb, cols);
@@ -68,12 +105,12 @@ std::vector<float> make_input(size_t n) {
   return x;
 }
 
-void bench_matvec(WeightType type, int threads, int64_t rows, int64_t cols) {
+void bench_matvec(WeightType type, int threads, int64_t rows, int64_t cols, bool huge) {
   smol::ThreadPool pool(threads);
   const int64_t bytes = rows * smol::row_bytes(type, cols);
   const int copies = static_cast<int>(std::max<int64_t>(1, (256ll << 20) / bytes));
-  std::vector<std::vector<uint8_t>> mats;
-  for (int c = 0; c < copies; ++c) mats.push_back(make_weights(type, rows, cols, 1 + c));
+  std::vector<Bytes> mats;
+  for (int c = 0; c < copies; ++c) mats.push_back(make_weights(type, rows, cols, 1 + c, huge));
   const std::vector<float> x = make_input(cols);
   std::vector<float> y(rows);
   int next = 0;
@@ -89,28 +126,28 @@ void bench_matvec(WeightType type, int threads, int64_t rows, int64_t cols) {
 }
 
 struct Layer {
-  std::vector<uint8_t> q, k, v, o, gate, up, down;
+  Bytes q, k, v, o, gate, up, down;
 };
 
 // The SmolLM2-135M matrices: hidden 576, 9 heads + 3 kv heads of 64, ffn 1536, 30 layers.
 constexpr int64_t kHidden = 576, kKv = 192, kFfn = 1536, kVocab = 49152;
 constexpr int kLayers = 30;
 
-void bench_model(WeightType type, int threads, bool quick) {
+void bench_model(WeightType type, int threads, bool quick, bool huge) {
   smol::ThreadPool pool(threads);
   std::vector<Layer> layers(kLayers);
   uint32_t seed = 1;
   for (Layer& l : layers) {
-    l.q = make_weights(type, kHidden, kHidden, seed++);
-    l.k = make_weights(type, kKv, kHidden, seed++);
-    l.v = make_weights(type, kKv, kHidden, seed++);
-    l.o = make_weights(type, kHidden, kHidden, seed++);
-    l.gate = make_weights(type, kFfn, kHidden, seed++);
-    l.up = make_weights(type, kFfn, kHidden, seed++);
-    l.down = make_weights(type, kHidden, kFfn, seed++);
+    l.q = make_weights(type, kHidden, kHidden, seed++, huge);
+    l.k = make_weights(type, kKv, kHidden, seed++, huge);
+    l.v = make_weights(type, kKv, kHidden, seed++, huge);
+    l.o = make_weights(type, kHidden, kHidden, seed++, huge);
+    l.gate = make_weights(type, kFfn, kHidden, seed++, huge);
+    l.up = make_weights(type, kFfn, kHidden, seed++, huge);
+    l.down = make_weights(type, kHidden, kFfn, seed++, huge);
   }
   // A tied head is stored like the embeddings; Q8_0 models keep it Q8_0, others the same type.
-  const std::vector<uint8_t> head = make_weights(type, kVocab, kHidden, seed++);
+  const Bytes head = make_weights(type, kVocab, kHidden, seed++, huge);
   int64_t total_bytes = static_cast<int64_t>(head.size());
   for (const Layer& l : layers) {
     total_bytes += l.q.size() + l.k.size() + l.v.size() + l.o.size() + l.gate.size() + l.up.size() + l.down.size();
@@ -134,14 +171,56 @@ void bench_model(WeightType type, int threads, bool quick) {
     // Only the last token's logits, as generation and llama-bench's pp test do.
     smol::matmul(pool, x.data(), 1, MatrixView{type, head.data(), kVocab, kHidden}, logits.data());
   };
-  const double decode = best_seconds(quick ? 5 : 20, [&] { step(1); });
-  std::printf("decode  %-5s t=%d  %7.2f ms/token  %6.1f tok/s  %6.2f GB/s  (%lld MB of weights)\n",
-              smol::weight_type_name(type), threads, decode * 1e3, 1.0 / decode, total_bytes / decode / 1e9,
-              static_cast<long long>(total_bytes >> 20));
+  double cpu_best = 1e30;
+  const double decode = best_seconds(quick ? 5 : 40, [&] {
+    const double cpu0 = thread_cpu_seconds();
+    step(1);
+    cpu_best = std::min(cpu_best, thread_cpu_seconds() - cpu0);
+  });
+  std::printf("decode  %-5s t=%d  %7.2f ms/token  %6.1f tok/s  %6.2f GB/s  (%lld MB of weights)", smol::weight_type_name(type),
+              threads, decode * 1e3, 1.0 / decode, total_bytes / decode / 1e9, static_cast<long long>(total_bytes >> 20));
+  if (threads == 1) std::printf("  cpu %.2f ms/token", cpu_best * 1e3);
+  std::printf("\n");
   const double flops = 2.0 * max_tokens * kLayers * (2 * kHidden * kHidden + 2 * kKv * kHidden + 3 * kFfn * kHidden);
-  const double prefill = best_seconds(quick ? 1 : 3, [&] { step(max_tokens); });
-  std::printf("prefill %-5s t=%d  %7.1f ms/512    %6.1f tok/s  %6.1f GFLOP/s\n", smol::weight_type_name(type), threads,
+  double prefill_cpu = 1e30;
+  const double prefill = best_seconds(quick ? 1 : 3, [&] {
+    const double cpu0 = thread_cpu_seconds();
+    step(max_tokens);
+    prefill_cpu = std::min(prefill_cpu, thread_cpu_seconds() - cpu0);
+  });
+  std::printf("prefill %-5s t=%d  %7.1f ms/512    %6.1f tok/s  %6.1f GFLOP/s", smol::weight_type_name(type), threads,
               prefill * 1e3, max_tokens / prefill, flops / prefill / 1e9);
+  if (threads == 1) std::printf("  cpu %.1f ms/512 (%.1f GFLOP/s)", prefill_cpu * 1e3, flops / prefill_cpu / 1e9);
+  std::printf("\n");
+}
+
+// Attention of all 30 layers: a 512-token prompt, and one decode token at contexts 128 / 512.
+void bench_attention(int threads) {
+  smol::ThreadPool pool(threads);
+  const int heads = 9, kv_heads = 3, hd = 64, ctx = 512;
+  const std::vector<float> q = make_input(ctx * heads * hd), k = make_input(ctx * kv_heads * hd);
+  std::vector<float> out(ctx * heads * hd);
+  auto run = [&](int n_tokens, int start) {
+    smol::AttentionArgs a;
+    a.q = q.data();
+    a.keys = k.data();
+    a.values = k.data();
+    a.kv_stride = kv_heads * hd;
+    a.out = out.data();
+    a.n_tokens = n_tokens;
+    a.start_pos = start;
+    a.n_heads = heads;
+    a.n_kv_heads = kv_heads;
+    a.head_dim = hd;
+    a.scale = 0.125f;
+    for (int l = 0; l < kLayers; ++l) smol::causal_attention(pool, a);
+  };
+  const double prefill = best_seconds(5, [&] { run(ctx, 0); });
+  const double flops = 2.0 * 2 * heads * hd * (ctx * (ctx + 1) / 2.0) * kLayers;
+  const double d128 = best_seconds(20, [&] { run(1, 127); });
+  const double d512 = best_seconds(20, [&] { run(1, 511); });
+  std::printf("attention t=%d  prefill 512: %7.1f ms (%5.1f GFLOP/s)  decode at 128: %6.3f ms  at 512: %6.3f ms\n",
+              threads, prefill * 1e3, flops / prefill / 1e9, d128 * 1e3, d512 * 1e3);
 }
 
 void bench_dispatch(int threads) {
@@ -180,7 +259,7 @@ WeightType parse_type(const std::string& name) {
 int main(int argc, char** argv) {
   std::vector<WeightType> types = {WeightType::Q8_0, WeightType::F16, WeightType::BF16, WeightType::Q4_0};
   std::vector<int> threads = {1, 2};
-  bool quick = false, matvec = true, model = true;
+  bool quick = false, matvec = true, model = true, huge = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--types" && i + 1 < argc) {
@@ -189,6 +268,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--threads" && i + 1 < argc) {
       threads.clear();
       for (const std::string& t : split(argv[++i])) threads.push_back(std::stoi(t));
+    } else if (arg == "--huge") {
+      huge = true;
     } else if (arg == "--quick") {
       quick = true;
     } else if (arg == "--no-matvec") {
@@ -196,20 +277,21 @@ int main(int argc, char** argv) {
     } else if (arg == "--no-model") {
       model = false;
     } else {
-      std::fprintf(stderr, "usage: kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick] [--no-matvec] [--no-model]\n");
+      std::fprintf(stderr, "usage: kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick] [--huge] [--no-matvec] [--no-model]\n");
       return 2;
     }
   }
   for (int t : threads) bench_dispatch(t);
+  for (int t : threads) bench_attention(t);
   for (WeightType type : types) {
     for (int t : threads) {
       if (matvec) {
         const bool k_quant = smol::block_elements(type) == 256;
-        if (!k_quant) bench_matvec(type, t, kHidden, kFfn);
-        bench_matvec(type, t, kFfn, k_quant ? 1536 : kHidden);
-        if (!k_quant) bench_matvec(type, t, kVocab, kHidden);
+        if (!k_quant) bench_matvec(type, t, kHidden, kFfn, huge);
+        bench_matvec(type, t, kFfn, k_quant ? 1536 : kHidden, huge);
+        if (!k_quant) bench_matvec(type, t, kVocab, kHidden, huge);
       }
-      if (model && smol::block_elements(type) != 256) bench_model(type, t, quick);
+      if (model && smol::block_elements(type) != 256) bench_model(type, t, quick, huge);
     }
   }
   return 0;

@@ -35,7 +35,7 @@ namespace smol {
 // ---- Tensor types --------------------------------------------------------------------------
 
 // GGML type ids of the tensor types smol reads and writes.
-enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, Q4_K = 12, Q6_K = 14, BF16 = 30 };
+enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q5_0 = 6, Q8_0 = 8, Q4_K = 12, Q6_K = 14, BF16 = 30 };
 
 std::optional<DType> dtype_from_ggml(uint32_t ggml_type);  // nullopt for types smol lacks
 GgmlType ggml_type_from_dtype(DType dtype);                 // throws smol::Error for I32, BOOL, ...

@@ -67,4 +67,26 @@ void silu_mul(float* gate, const float* up, int n);
 void attention_head(const float* q, const float* keys, const float* values, size_t stride, int n_keys,
                     int head_dim, float scale, float* scores, float* out);
 
+// Causal multi-head attention with grouped KV heads (GQA) for n_tokens queries at positions
+// start_pos .. start_pos + n_tokens - 1 over a float32 KV cache that already holds
+// positions 0 .. start_pos + n_tokens - 1:
+//   out[t][h] = softmax_j<=start_pos+t(scale * q[t][h] . k[j][h / group]) . v[j][h / group]
+// q and out are n_tokens rows of n_heads * head_dim floats; key/value j of kv head g starts
+// at keys/values + j * kv_stride + g * head_dim. Splits (head, token tile) over the pool;
+// many tokens go through the same register-tiled kernel as prefill matmuls.
+struct AttentionArgs {
+  const float* q = nullptr;
+  const float* keys = nullptr;
+  const float* values = nullptr;
+  size_t kv_stride = 0;
+  float* out = nullptr;
+  int n_tokens = 0;
+  int start_pos = 0;
+  int n_heads = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  float scale = 1.0f;
+};
+void causal_attention(ThreadPool& pool, const AttentionArgs& args);
+
 }  // namespace smol

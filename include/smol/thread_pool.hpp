@@ -9,7 +9,6 @@
 // std::function, so dispatching allocates nothing.
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -69,7 +68,7 @@ class ThreadPool {
   void execute(int index) noexcept;
 
   int n_threads_;
-  std::chrono::microseconds spin_budget_{0};
+  int pause_polls_ = 0;
   std::vector<std::thread> workers_;
   Job job_;
   // Separate cache lines: workers poll generation_ while they decrement pending_.

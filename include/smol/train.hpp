@@ -46,7 +46,6 @@ struct TrainOptions {
   int eval_batches = 4;         // validation batches (of `batch` windows) per evaluation
   double initial_loss_scale = 65536.0;  // fp16
   int64_t loss_scale_window = 1000;     // fp16: finite steps before the scale doubles
-  bool progress = true;         // the live progress line on stderr
 
   void validate() const;  // smol::Error for inconsistent values
   nlohmann::json to_json() const;

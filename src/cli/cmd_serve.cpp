@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "smol/generate.hpp"
+#include "smol/hub.hpp"
 #include "smol/server.hpp"
 
 namespace smol::cli {
@@ -36,11 +38,14 @@ int run_serve(ServeArgs& args) {
   signal(SIGPIPE, SIG_IGN);  // a client that vanished is a failed write, not a dead server
 
   Engine engine(resolve_model(args.model), args.threads);
-  if (args.server.model_name.empty()) args.server.model_name = args.model;
+  // A Hub id names the model as clients know it; a folder is named by its last component.
+  if (args.server.model_name.empty() && !std::filesystem::exists(args.model) && is_hub_repo_id(args.model)) {
+    args.server.model_name = args.model;
+  }
   Server server(engine, args.server);
   const int port = server.bind();
   std::fprintf(stderr, "%s", fmt::format("smol serve: listening on http://{}:{} (model {}, {} slots, {} threads)\n",
-                                         args.server.host, port, args.server.model_name, args.server.parallel,
+                                         args.server.host, port, args.model, args.server.parallel,
                                          args.threads).c_str());
   std::fflush(stderr);
 
@@ -69,7 +74,7 @@ Command add_serve_command(CLI::App& root) {
   app->add_option("--host", o.host, "Address to listen on")->capture_default_str();
   app->add_option("--port", o.port, "Port to listen on (0: any free port)")->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  app->add_option("-np,--parallel", o.parallel, "Requests generating at once (continuous batching slots)")
+  app->add_option("--parallel", o.parallel, "Requests generating at once (continuous batching slots)")
       ->check(CLI::Range(1, 1024))->capture_default_str();
   app->add_option("--queue", o.queue, "Requests that may wait for a slot; beyond that: 503")
       ->check(CLI::Range(0, 1 << 20))->capture_default_str();

@@ -14,6 +14,7 @@ Command add_generate_command(CLI::App& root);
 Command add_perplexity_command(CLI::App& root);
 Command add_tokenize_command(CLI::App& root);
 Command add_init_command(CLI::App& root);
+Command add_train_command(CLI::App& root);
 Command add_bench_command(CLI::App& root);
 Command add_convert_command(CLI::App& root);
 Command add_chat_command(CLI::App& root);

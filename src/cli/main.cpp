@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
       smol::cli::add_perplexity_command(app),
       smol::cli::add_tokenize_command(app),
       smol::cli::add_init_command(app),
+      smol::cli::add_train_command(app),
       smol::cli::add_bench_command(app),
       smol::cli::add_convert_command(app),
       smol::cli::add_chat_command(app),

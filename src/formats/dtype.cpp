@@ -13,7 +13,7 @@ struct DTypeInfo {
   size_t block = 1;   // elements per block
 };
 
-constexpr std::array<DTypeInfo, 13> kDTypes{{
+constexpr std::array<DTypeInfo, 14> kDTypes{{
     {DType::F32, "F32", 4},
     {DType::F16, "F16", 2},
     {DType::BF16, "BF16", 2},
@@ -27,6 +27,7 @@ constexpr std::array<DTypeInfo, 13> kDTypes{{
     {DType::Q4_0, "Q4_0", 18, 32},
     {DType::Q4_K, "Q4_K", 144, 256},
     {DType::Q6_K, "Q6_K", 210, 256},
+    {DType::Q5_0, "Q5_0", 22, 32},
 }};
 
 const DTypeInfo& info(DType dtype) {

@@ -23,7 +23,7 @@ struct GgmlTypeInfo {
 // error rather than reported as garbage.
 constexpr std::array<GgmlTypeInfo, 31> kGgmlTypes{{
     {0, "F32", DType::F32},    {1, "F16", DType::F16},   {2, "Q4_0", DType::Q4_0},  {3, "Q4_1", {}},
-    {6, "Q5_0", {}},           {7, "Q5_1", {}},          {8, "Q8_0", DType::Q8_0},  {9, "Q8_1", {}},
+    {6, "Q5_0", DType::Q5_0},           {7, "Q5_1", {}},          {8, "Q8_0", DType::Q8_0},  {9, "Q8_1", {}},
     {10, "Q2_K", {}},          {11, "Q3_K", {}},         {12, "Q4_K", DType::Q4_K}, {13, "Q5_K", {}},
     {14, "Q6_K", DType::Q6_K}, {15, "Q8_K", {}},         {16, "IQ2_XXS", {}},       {17, "IQ2_XS", {}},
     {18, "IQ3_XXS", {}},       {19, "IQ1_S", {}},        {20, "IQ4_NL", {}},        {21, "IQ3_S", {}},

@@ -168,7 +168,7 @@ TensorInfo read_tensor_info(Cursor& in, uint64_t index, uint64_t alignment) {
   const auto type = in.read<uint32_t>("tensor type");
   const auto dtype = dtype_from_ggml(type);
   if (!dtype) {
-    throw Error(fmt::format("{} has GGML type {}, which smol does not support (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)",
+    throw Error(fmt::format("{} has GGML type {}, which smol does not support (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q5_0)",
                             where, ggml_type_name(type)));
   }
   info.view.dtype = *dtype;

@@ -1,46 +1,130 @@
-#include <algorithm>
+// Norms, RoPE, softmax and SiLU with run-time SIMD dispatch. Prefill calls exp() tens of
+// millions of times (SiLU over every FFN activation, softmax over every attention score),
+// so the vector exp of Highway (1 ulp) replaces std::exp.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/elementwise.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/contrib/math/math-inl.h"
+
 #include <cmath>
 
 #include "smol/kernels.hpp"
 
-namespace smol {
+HWY_BEFORE_NAMESPACE();
+namespace smol::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
 
-void rms_norm(const float* x, const float* weight, float eps, int dim, float* y) {
-  float sum_sq = 0.0f;
-  for (int i = 0; i < dim; ++i) sum_sq += x[i] * x[i];
+using DF = hn::ScalableTag<float>;
+
+void RmsNorm(const float* x, const float* weight, float eps, int dim, float* y) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
+  auto acc0 = hn::Zero(df), acc1 = hn::Zero(df);
+  int i = 0;
+  for (; i + 2 * n <= dim; i += 2 * n) {
+    const auto a = hn::LoadU(df, x + i), b = hn::LoadU(df, x + i + n);
+    acc0 = hn::MulAdd(a, a, acc0);
+    acc1 = hn::MulAdd(b, b, acc1);
+  }
+  float sum_sq = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
+  for (; i < dim; ++i) sum_sq += x[i] * x[i];
   const float scale = 1.0f / std::sqrt(sum_sq / static_cast<float>(dim) + eps);
-  for (int i = 0; i < dim; ++i) y[i] = x[i] * scale * weight[i];
+  const auto vs = hn::Set(df, scale);
+  i = 0;
+  for (; i + n <= dim; i += n) {
+    hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(df, x + i), vs), hn::LoadU(df, weight + i)), df, y + i);
+  }
+  for (; i < dim; ++i) y[i] = x[i] * scale * weight[i];
 }
 
-void rope_rotate_half(float* vec, int n_heads, int head_dim, const float* cos, const float* sin) {
+void RopeRotateHalf(float* vec, int n_heads, int head_dim, const float* cos, const float* sin) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
   const int half = head_dim / 2;
   for (int h = 0; h < n_heads; ++h) {
     float* v = vec + h * head_dim;
-    for (int i = 0; i < half; ++i) {
-      const float x1 = v[i];
-      const float x2 = v[i + half];
+    int i = 0;
+    for (; i + n <= half; i += n) {
+      const auto x1 = hn::LoadU(df, v + i), x2 = hn::LoadU(df, v + i + half);
+      const auto c = hn::LoadU(df, cos + i), s = hn::LoadU(df, sin + i);
+      hn::StoreU(hn::NegMulAdd(x2, s, hn::Mul(x1, c)), df, v + i);      // x1 c - x2 s
+      hn::StoreU(hn::MulAdd(x1, s, hn::Mul(x2, c)), df, v + i + half);  // x2 c + x1 s
+    }
+    for (; i < half; ++i) {
+      const float x1 = v[i], x2 = v[i + half];
       v[i] = x1 * cos[i] - x2 * sin[i];
       v[i + half] = x2 * cos[i] + x1 * sin[i];
     }
   }
 }
 
-void softmax(float* x, int n) {
-  const float max_value = *std::max_element(x, x + n);
-  float sum = 0.0f;
-  for (int i = 0; i < n; ++i) {
+void Softmax(float* x, int count) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
+  auto vmax = hn::Set(df, -INFINITY);
+  int i = 0;
+  for (; i + n <= count; i += n) vmax = hn::Max(vmax, hn::LoadU(df, x + i));
+  float max_value = hn::GetLane(hn::MaxOfLanes(df, vmax));
+  for (; i < count; ++i) max_value = std::max(max_value, x[i]);
+  const auto vm = hn::Set(df, max_value);
+  auto vsum = hn::Zero(df);
+  i = 0;
+  for (; i + n <= count; i += n) {
+    const auto e = hn::Exp(df, hn::Sub(hn::LoadU(df, x + i), vm));
+    hn::StoreU(e, df, x + i);
+    vsum = hn::Add(vsum, e);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(df, vsum));
+  for (; i < count; ++i) {
     x[i] = std::exp(x[i] - max_value);
     sum += x[i];
   }
   const float inv = 1.0f / sum;
-  for (int i = 0; i < n; ++i) x[i] *= inv;
+  const auto vinv = hn::Set(df, inv);
+  i = 0;
+  for (; i + n <= count; i += n) hn::StoreU(hn::Mul(hn::LoadU(df, x + i), vinv), df, x + i);
+  for (; i < count; ++i) x[i] *= inv;
 }
 
-void silu_mul(float* gate, const float* up, int n) {
-  for (int i = 0; i < n; ++i) {
+void SiluMul(float* gate, const float* up, int count) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
+  const auto one = hn::Set(df, 1.0f);
+  // exp(-g) overflows float past 88.7; silu is -0 there anyway.
+  const auto limit = hn::Set(df, 88.0f);
+  int i = 0;
+  for (; i + n <= count; i += n) {
+    const auto g = hn::LoadU(df, gate + i);
+    const auto e = hn::Exp(df, hn::Min(hn::Neg(g), limit));
+    hn::StoreU(hn::Mul(hn::Div(g, hn::Add(one, e)), hn::LoadU(df, up + i)), df, gate + i);
+  }
+  for (; i < count; ++i) {
     const float g = gate[i];
     gate[i] = g / (1.0f + std::exp(-g)) * up[i];
   }
 }
 
+}  // namespace smol::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace smol {
+HWY_EXPORT(RmsNorm);
+HWY_EXPORT(RopeRotateHalf);
+HWY_EXPORT(Softmax);
+HWY_EXPORT(SiluMul);
+
+void rms_norm(const float* x, const float* weight, float eps, int dim, float* y) {
+  HWY_DYNAMIC_DISPATCH(RmsNorm)(x, weight, eps, dim, y);
+}
+
+void rope_rotate_half(float* vec, int n_heads, int head_dim, const float* cos, const float* sin) {
+  HWY_DYNAMIC_DISPATCH(RopeRotateHalf)(vec, n_heads, head_dim, cos, sin);
+}
+
+void softmax(float* x, int n) { HWY_DYNAMIC_DISPATCH(Softmax)(x, n); }
+
+void silu_mul(float* gate, const float* up, int n) { HWY_DYNAMIC_DISPATCH(SiluMul)(gate, up, n); }
 }  // namespace smol
+#endif

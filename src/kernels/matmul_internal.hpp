@@ -43,13 +43,14 @@ struct GemmShape {
 };
 GemmShape gemm_shape();
 
-// Packs tokens [tile * MR, tile * MR + MR) of x (n_tokens x cols) into xp (cols x MR floats,
-// zero for tokens past n_tokens).
-void gemm_pack_tokens(const float* x, int n_tokens, int64_t cols, int tile, float* xp);
+// Packs tokens [tile * MR, tile * MR + MR) of x (n_tokens rows of cols floats, x_stride
+// apart), times scale, into xp (cols x MR floats, zero for tokens past n_tokens).
+void gemm_pack_tokens(const float* x, int64_t x_stride, int n_tokens, int64_t cols, int tile, float scale,
+                      float* xp);
 
 // Decodes rows [row0, row0 + NR) of w (rows past w.rows are zero) into panel (cols x NR
-// floats, k-major); row_tmp holds cols floats.
-void gemm_pack_panel(const MatrixView& w, int64_t row0, float* panel, float* row_tmp);
+// floats, k-major); rows_tmp is scratch of NR x cols floats.
+void gemm_pack_panel(const MatrixView& w, int64_t row0, float* panel, float* rows_tmp);
 
 // y[t * y_stride + r] = sum_k panel[k][r] * tokens[t][k] for r < n_rows (<= NR) and the
 // n_tokens tokens of the packed tiles xp (tile i at xp + i * MR * cols).

@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/test_util.hpp"
+#include "smol/huge_page_buffer.hpp"
 #include "smol/error.hpp"
 #include "smol/kernels.hpp"
 #include "smol/thread_pool.hpp"
@@ -64,6 +66,8 @@ struct Case {
   int64_t cols;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << weight_type_name(c.type) << " x " << c.cols << " cols"; }
+
 class MatmulTypes : public ::testing::TestWithParam<Case> {};
 
 TEST_P(MatmulTypes, MatchesFloat64Reference) {
@@ -99,6 +103,28 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MatmulTypes, ::testing::ValuesIn(all_cases()), 
   return std::string(weight_type_name(info.param.type)) + "_" + std::to_string(info.param.cols);
 });
 
+TEST(Matmul, EverySimdTargetMatches) {
+  // The machine picks one target at run time; the others (scalar and SSE fallbacks, AVX2 on
+  // an AVX-512 machine) must compute the same products.
+  ThreadPool pool(2);
+  std::vector<StoredMatrix> mats;
+  for (WeightType t : {WeightType::F32, WeightType::BF16, WeightType::F16, WeightType::Q8_0, WeightType::Q4_0,
+                       WeightType::Q4_K, WeightType::Q6_K}) {
+    mats.push_back(testing::make_matrix(t, 21, 512, 30 + static_cast<uint32_t>(mats.size())));
+  }
+  testing::for_each_simd_target([&](const char* target) {
+    SCOPED_TRACE(target);
+    for (const StoredMatrix& m : mats) {
+      for (int n_tokens : {1, 3, 17}) {
+        const std::vector<float> x = testing::gaussian(n_tokens * 512, 40 + n_tokens);
+        std::vector<float> y(n_tokens * 21, NAN);
+        matmul(pool, x.data(), n_tokens, m.view(), y.data());
+        expect_close(m, x, n_tokens, y, is_quantized(m.type) && n_tokens < 8);
+      }
+    }
+  });
+}
+
 TEST(Matmul, ThreadCountsAgree) {
   const StoredMatrix m = testing::make_matrix(WeightType::Q8_0, 133, 576, 3);
   for (int n_tokens : {1, 17}) {
@@ -132,6 +158,28 @@ TEST(Matmul, MultiMatchesSeparateCalls) {
   }
 }
 
+TEST(Matmul, Q8_0ExtremeQuantsAreExact) {
+  // -128 does not come out of ggml's quantizer but is a valid byte in a GGUF file: the
+  // integer kernel must not saturate on it. Activations of +-1 quantize exactly, so the
+  // product must be exact.
+  StoredMatrix m{WeightType::Q8_0, 4, 64, std::vector<uint8_t>(4 * 2 * 34), std::vector<float>(4 * 64)};
+  for (int r = 0; r < 4; ++r) {
+    for (int b = 0; b < 2; ++b) {
+      uint8_t* blk = m.bytes.data() + (r * 2 + b) * 34;
+      const uint16_t d = 0x3C00;  // 1.0
+      std::memcpy(blk, &d, 2);
+      for (int i = 0; i < 32; ++i) blk[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(i % 2 ? -128 : 127 - r));
+    }
+    dequantize_row(WeightType::Q8_0, m.bytes.data() + r * 68, m.decoded.data() + r * 64, 64);
+  }
+  std::vector<float> x(64);
+  for (int k = 0; k < 64; ++k) x[k] = k % 2 ? -1.0f : 1.0f;
+  ThreadPool pool(1);
+  std::vector<float> y(4);
+  matmul(pool, x.data(), 1, m.view(), y.data());
+  for (int r = 0; r < 4; ++r) EXPECT_EQ(y[r], 32.0f * (127 - r) + 32.0f * 128) << r;
+}
+
 TEST(Matmul, RejectsColumnsThatAreNotWholeBlocks) {
   ThreadPool pool(1);
   std::vector<uint8_t> bytes(4096);
@@ -159,6 +207,23 @@ TEST(Matmul, LargeRowCountUsesEveryChunk) {
   std::vector<float> y(1001, NAN);
   matmul(pool, x.data(), 1, m.view(), y.data());
   expect_close(m, x, 1, y, false);
+}
+
+TEST(HugePageBuffer, AlignedZeroedAndUsableAsWeights) {
+  HugePageBuffer empty;
+  EXPECT_EQ(empty.size(), 0u);
+  const StoredMatrix m = testing::make_matrix(WeightType::Q8_0, 40, 576, 8);
+  HugePageBuffer buf(m.bytes.size());
+  ASSERT_EQ(buf.size(), m.bytes.size());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(buf.data()) % (2u << 20), 0u);
+  EXPECT_EQ(buf.data()[m.bytes.size() - 1], 0);
+  std::memcpy(buf.data(), m.bytes.data(), m.bytes.size());
+  ThreadPool pool(2);
+  const std::vector<float> x = testing::gaussian(576, 9);
+  std::vector<float> a(40), b(40);
+  matmul(pool, x.data(), 1, m.view(), a.data());
+  matmul(pool, x.data(), 1, MatrixView{WeightType::Q8_0, buf.data(), 40, 576}, b.data());
+  EXPECT_EQ(a, b);
 }
 
 }  // namespace

@@ -82,14 +82,16 @@ HWY_INLINE void Rows(Row w, int64_t cols, const float* x, float* out) {
   }
 }
 
+// Groups of rows outside, tokens inside: with a few tokens each group is read from memory
+// once and then hits L1.
 template <class Row>
 void RowsAll(Row w, int64_t cols, int64_t n_rows, const float* x, int n_tokens, float* y, int64_t y_stride) {
-  for (int t = 0; t < n_tokens; ++t) {
-    const float* xt = x + t * cols;
-    float* yt = y + t * y_stride;
-    int64_t r = 0;
-    for (; r + 4 <= n_rows; r += 4) Rows<4>(advance(w, r * cols), cols, xt, yt + r);
-    for (; r < n_rows; ++r) Rows<1>(advance(w, r * cols), cols, xt, yt + r);
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4) {
+    for (int t = 0; t < n_tokens; ++t) Rows<4>(advance(w, r * cols), cols, x + t * cols, y + t * y_stride + r);
+  }
+  for (; r < n_rows; ++r) {
+    for (int t = 0; t < n_tokens; ++t) Rows<1>(advance(w, r * cols), cols, x + t * cols, y + t * y_stride + r);
   }
 }
 

@@ -85,8 +85,8 @@ inline float hsum(__m256 v) {
 }
 
 // Signed bytes w . x summed in pairs and then in fours: maddubs needs one unsigned operand,
-// so the sign of w moves onto x (|w| <= 127 for every GGML quantizer; the sums of two
-// products stay below 2^15).
+// so the sign of w moves onto x. Exact for every input: |w| <= 128 as an unsigned byte and
+// |x| <= 127, so a pair sums to at most 2 * 128 * 127 < 2^15 and never saturates.
 inline __m256i dot_i8(__m256i w, __m256i x) {
   const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
   return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
@@ -269,49 +269,64 @@ float RowQ6KScalar(const uint8_t* w, int64_t n_super, const QuantizedActs& a, in
 
 #endif
 
+// Rows of one type against every token: groups of rows outside, tokens inside, so that with
+// a few tokens each group's weights are read from memory once and then hit L1.
 void QuantDotRows(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t n_rows, const QuantizedActs& a,
                   int n_tokens, float* y, int64_t y_stride) {
   const int64_t nb = a.cols / 32;
   const int64_t n_super = a.cols / 256;
-  for (int t = 0; t < n_tokens; ++t) {
-    const int8_t* xq = a.q + t * a.cols;
-    const float* xd = a.d + t * nb;
-    float* yt = y + t * y_stride;
-    int64_t r = 0;
-    switch (type) {
-      case WeightType::Q8_0:
-      case WeightType::Q4_0: {
-        const bool q4 = type == WeightType::Q4_0;
+  auto xq = [&](int t) { return a.q + t * a.cols; };
+  auto xd = [&](int t) { return a.d + t * nb; };
+  int64_t r = 0;
+  switch (type) {
+    case WeightType::Q8_0:
+    case WeightType::Q4_0: {
+      const bool q4 = type == WeightType::Q4_0;
 #ifdef SMOL_HAVE_AVX2_DOT
-        for (; r + 4 <= n_rows; r += 4) {
-          if (q4) RowsLegacy<4, true>(w + r * row_bytes, row_bytes, xq, xd, nb, yt + r);
-          else RowsLegacy<4, false>(w + r * row_bytes, row_bytes, xq, xd, nb, yt + r);
+      for (; r + 4 <= n_rows; r += 4) {
+        for (int t = 0; t < n_tokens; ++t) {
+          float* yt = y + t * y_stride + r;
+          if (q4) RowsLegacy<4, true>(w + r * row_bytes, row_bytes, xq(t), xd(t), nb, yt);
+          else RowsLegacy<4, false>(w + r * row_bytes, row_bytes, xq(t), xd(t), nb, yt);
         }
-        for (; r < n_rows; ++r) {
-          if (q4) RowsLegacy<1, true>(w + r * row_bytes, row_bytes, xq, xd, nb, yt + r);
-          else RowsLegacy<1, false>(w + r * row_bytes, row_bytes, xq, xd, nb, yt + r);
-        }
-#else
-        for (; r < n_rows; ++r) yt[r] = RowLegacyScalar(w + r * row_bytes, q4, xq, xd, nb);
-#endif
-        break;
       }
-      case WeightType::Q4_K:
-#ifdef SMOL_HAVE_AVX2_DOT
-        for (; r < n_rows; ++r) yt[r] = RowQ4K(w + r * row_bytes, n_super, a, t);
+      for (; r < n_rows; ++r) {
+        for (int t = 0; t < n_tokens; ++t) {
+          float* yt = y + t * y_stride + r;
+          if (q4) RowsLegacy<1, true>(w + r * row_bytes, row_bytes, xq(t), xd(t), nb, yt);
+          else RowsLegacy<1, false>(w + r * row_bytes, row_bytes, xq(t), xd(t), nb, yt);
+        }
+      }
 #else
-        for (; r < n_rows; ++r) yt[r] = RowQ4KScalar(w + r * row_bytes, n_super, a, t);
+      for (; r < n_rows; ++r) {
+        for (int t = 0; t < n_tokens; ++t) y[t * y_stride + r] = RowLegacyScalar(w + r * row_bytes, q4, xq(t), xd(t), nb);
+      }
 #endif
-        break;
-      case WeightType::Q6_K:
-#ifdef SMOL_HAVE_AVX2_DOT
-        for (; r < n_rows; ++r) yt[r] = RowQ6K(w + r * row_bytes, n_super, a, t);
-#else
-        for (; r < n_rows; ++r) yt[r] = RowQ6KScalar(w + r * row_bytes, n_super, a, t);
-#endif
-        break;
-      default: break;
+      return;
     }
+    case WeightType::Q4_K:
+      for (; r < n_rows; ++r) {
+        for (int t = 0; t < n_tokens; ++t) {
+#ifdef SMOL_HAVE_AVX2_DOT
+          y[t * y_stride + r] = RowQ4K(w + r * row_bytes, n_super, a, t);
+#else
+          y[t * y_stride + r] = RowQ4KScalar(w + r * row_bytes, n_super, a, t);
+#endif
+        }
+      }
+      return;
+    case WeightType::Q6_K:
+      for (; r < n_rows; ++r) {
+        for (int t = 0; t < n_tokens; ++t) {
+#ifdef SMOL_HAVE_AVX2_DOT
+          y[t * y_stride + r] = RowQ6K(w + r * row_bytes, n_super, a, t);
+#else
+          y[t * y_stride + r] = RowQ6KScalar(w + r * row_bytes, n_super, a, t);
+#endif
+        }
+      }
+      return;
+    default: return;
   }
 }
 

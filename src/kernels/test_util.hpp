@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "hwy/targets.h"
 #include "smol/quant.hpp"
 
 namespace smol::testing {
@@ -37,6 +38,17 @@ inline StoredMatrix make_matrix(WeightType type, int64_t rows, int64_t cols, uin
     dequantize_row(type, m.bytes.data() + r * rb, m.decoded.data() + r * cols, cols);
   }
   return m;
+}
+
+// Runs fn() once per SIMD target compiled in and supported here (scalar, SSE, AVX2, ...),
+// so that the fallbacks are tested too, not just the target this machine dispatches to.
+template <class Fn>
+void for_each_simd_target(Fn&& fn) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    fn(hwy::TargetName(target));
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 }  // namespace smol::testing

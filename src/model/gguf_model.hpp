@@ -16,9 +16,9 @@ namespace smol {
 struct GgufWeights {
   GgufFile file;
   ModelConfig config;
-  // Q and K in Hugging Face row order (the file holds llama.cpp's); other views point into
-  // the mapping.
-  std::vector<std::vector<std::byte>> unpermuted;
+  // Q and K in Hugging Face row order (the file holds llama.cpp's) and Q5_0 tensors as Q8_0;
+  // other views point into the mapping.
+  std::vector<std::vector<std::byte>> repacked;
   std::map<std::string, TensorView> by_hf_name;
 };
 

@@ -26,6 +26,9 @@ std::vector<int32_t> prompt_tokens(ServerState& state, const CompletionParams& p
   std::vector<int32_t> ids;
   try {
     if (params.endpoint == Endpoint::Chat) {
+      if (!state.has_chat_template) {
+        throw ApiError(400, "this model has no chat template: use /v1/completions", "invalid_request_error", param);
+      }
       ids = tokenizer.encode(state.engine.chat_template().render(params.messages, /*add_generation_prompt=*/true));
     } else if (!params.prompt_ids.empty()) {
       ids = params.prompt_ids;
@@ -56,8 +59,21 @@ ApiError job_error(const JobResult& result) {
   return ApiError(500, result.error, "server_error");
 }
 
+// Counts a response in ServerState::in_flight for as long as it lives.
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int>& n) : n_(n) { ++n_; }
+  ~InFlight() { --n_; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::atomic<int>& n_;
+};
+
 // The state of one SSE response between calls of httplib's content provider.
 struct Stream {
+  std::shared_ptr<InFlight> in_flight;
   std::shared_ptr<Job> job;
   Endpoint endpoint;
   ResponseMeta meta;
@@ -117,6 +133,7 @@ void send_error(httplib::Response& res, const ApiError& error) {
 
 void handle_completion(ServerState& state, Endpoint endpoint, const httplib::Request& req, httplib::Response& res) {
   ++state.metrics.requests_total;
+  auto in_flight = std::make_shared<InFlight>(state.in_flight);
   try {
     if (!state.accepting) throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
     const CompletionParams params = parse_completion_request(req.body, endpoint);
@@ -153,7 +170,7 @@ void handle_completion(ServerState& state, Endpoint endpoint, const httplib::Req
       res.set_content(dump(completion_response(endpoint, meta, ev.text, ev.result)), "application/json");
       return;
     }
-    auto stream = std::make_shared<Stream>(Stream{job, endpoint, meta, params.include_usage});
+    auto stream = std::make_shared<Stream>(Stream{in_flight, job, endpoint, meta, params.include_usage});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",

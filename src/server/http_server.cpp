@@ -1,4 +1,6 @@
 // smol::Server: the HTTP routes, authentication, and the order of shutdown.
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "server/server_state.hpp"
@@ -17,7 +19,10 @@ namespace {
 
 ServerOptions resolved(const Engine& engine, ServerOptions options) {
   if (options.context == 0) options.context = std::min(2048, engine.model().config().max_position_embeddings);
-  if (options.model_name.empty()) options.model_name = engine.model_dir().filename().string();
+  if (options.model_name.empty()) {
+    const auto dir = engine.model_dir().lexically_normal();
+    options.model_name = (dir.has_filename() ? dir : dir.parent_path()).filename().string();
+  }
   return options;
 }
 
@@ -43,8 +48,14 @@ struct Server::Impl {
 Server::Server(Engine& engine, const ServerOptions& options) {
   if (options.queue < 0) throw Error("--queue must be >= 0");
   // Built once here: rendering is thread-safe, building lazily from many handlers is not.
-  (void)engine.chat_template();
+  bool has_template = true;
+  try {
+    (void)engine.chat_template();
+  } catch (const Error&) {
+    has_template = false;
+  }
   impl_ = std::make_unique<Impl>(engine, resolved(engine, options));
+  impl_->state.has_chat_template = has_template;
   // Each streaming client holds one handler thread for its whole response, and idle
   // keep-alive connections hold theirs for a while: size the pool well above the slots and
   // the queue, so a request beyond them is answered 503 rather than left waiting for a thread.
@@ -76,11 +87,16 @@ void Server::stop() {
   std::lock_guard lock(impl_->stop_mutex);
   if (impl_->stopped) return;
   impl_->stopped = true;
+  // New requests are refused (503) from here on. httplib stops writing every stream the
+  // moment its listening socket closes, so that comes last: first the scheduler finishes or
+  // cancels what is in flight, then the handlers write their final events.
   impl_->state.accepting = false;
-  // Close the listening socket first, then let the scheduler finish or cancel what is in
-  // flight; run() returns when the last handler has written its end.
-  impl_->http.stop();
   impl_->state.scheduler.shutdown(std::chrono::milliseconds(impl_->state.options.shutdown_grace_ms));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (impl_->state.in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  impl_->http.stop();
 }
 
 bool Server::Impl::authorized(const httplib::Request& req) const {

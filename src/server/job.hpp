@@ -25,6 +25,12 @@ struct JobResult {
   int prompt_tokens = 0;
   int completion_tokens = 0;
   std::string error;  // non-empty: the job failed (e.g. the server is shutting down)
+
+  static JobResult failure(std::string message) {
+    JobResult r;
+    r.error = std::move(message);
+    return r;
+  }
 };
 
 // What next() hands the reader: new text, and whether the job is over (then `result` holds).

@@ -5,7 +5,6 @@
 namespace smol::server {
 
 void Metrics::record_step(int generated, std::chrono::steady_clock::time_point now) {
-  generated_tokens += generated;
   ++forward_steps;
   std::lock_guard lock(mutex_);
   recent_.emplace_back(now, generated);

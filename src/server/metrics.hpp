@@ -21,8 +21,9 @@ class Metrics {
   std::atomic<int> queued{0};
   std::atomic<int> active{0};
 
-  // The scheduler reports each step's generated tokens; tokens_per_second() averages them
-  // over the last `window`.
+  // The scheduler counts generated_tokens as they are made (before a client can see its
+  // request end) and reports each step's total here; tokens_per_second() averages them over
+  // the last `window`.
   void record_step(int generated, std::chrono::steady_clock::time_point now);
   double tokens_per_second(std::chrono::steady_clock::time_point now);
 

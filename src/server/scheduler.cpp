@@ -85,7 +85,7 @@ void Scheduler::shutdown(std::chrono::milliseconds grace) {
     } else if (deadline_ && std::chrono::steady_clock::now() + grace < *deadline_) {
       deadline_ = std::chrono::steady_clock::now() + grace;
     }
-    for (auto& job : waiting_) job->finish({.error = "the server is shutting down"});
+    for (auto& job : waiting_) job->finish(JobResult::failure("the server is shutting down"));
     waiting_.clear();
     metrics_.queued = 0;
   }
@@ -110,7 +110,7 @@ void Scheduler::loop() {
       if (!seq->done && seq->job->cancelled()) {
         seq->done = true;
         ++metrics_.requests_cancelled;
-        seq->job->finish({.error = "cancelled"});
+        seq->job->finish(JobResult::failure("cancelled"));
       }
     }
     release_finished();
@@ -132,12 +132,12 @@ void Scheduler::admit(std::unique_lock<std::mutex>&) {
     waiting_.pop_front();
     if (job->cancelled()) {
       ++metrics_.requests_cancelled;
-      job->finish({.error = "cancelled"});
+      job->finish(JobResult::failure("cancelled"));
       continue;
     }
     const auto& prompt = job->request().prompt;
     if (prompt.empty() || static_cast<int>(prompt.size()) >= options_.context) {
-      job->finish({.error = "the prompt does not fit the context"});
+      job->finish(JobResult::failure("the prompt does not fit the context"));
       continue;
     }
     const int slot = free_slots_.back();
@@ -148,7 +148,7 @@ void Scheduler::admit(std::unique_lock<std::mutex>&) {
       active_.push_back(std::make_unique<Sequence>(job, slot, *caches_[slot], engine_.tokenizer()));
     } catch (const std::exception& e) {  // e.g. sampling parameters the Sampler refuses
       free_slots_.push_back(slot);
-      job->finish({.error = e.what()});
+      job->finish(JobResult::failure(e.what()));
       continue;
     }
     metrics_.prompt_tokens += static_cast<int64_t>(prompt.size());
@@ -206,6 +206,7 @@ void Scheduler::step() {
     }
     ++generated;
     ++seq.generated;
+    ++metrics_.generated_tokens;
     seq.history.push_back(token);
     emit(seq, seq.decoder.push(token));
     if (seq.stops.matched()) {
@@ -230,16 +231,18 @@ void Scheduler::finish(Sequence& seq, const std::string& reason) {
     seq.job->push_text(seq.stops.flush());
   }
   seq.done = true;
-  seq.job->finish({.finish_reason = seq.stops.matched() ? "stop" : reason,
-                   .prompt_tokens = static_cast<int>(seq.prompt().size()),
-                   .completion_tokens = seq.generated});
+  JobResult result;
+  result.finish_reason = seq.stops.matched() ? "stop" : reason;
+  result.prompt_tokens = static_cast<int>(seq.prompt().size());
+  result.completion_tokens = seq.generated;
+  seq.job->finish(std::move(result));
 }
 
 void Scheduler::fail_active(const std::string& message) {
   for (auto& seq : active_) {
     if (seq->done) continue;
     seq->done = true;
-    seq->job->finish({.error = message});
+    seq->job->finish(JobResult::failure(message));
   }
   release_finished();
 }

@@ -20,7 +20,11 @@ struct ServerState {
   ServerOptions options;
   Metrics metrics;  // before the scheduler, which holds a reference to it
   Scheduler scheduler;
+  bool has_chat_template = false;  // base models have none: chat requests are then a 400
   std::atomic<bool> accepting{true};
+  // Completion responses not yet fully written; stop() waits for them before closing the
+  // HTTP server, which would cut a stream off mid-way.
+  std::atomic<int> in_flight{0};
   std::atomic<uint64_t> serial{0};
 };
 

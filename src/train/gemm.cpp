@@ -21,15 +21,7 @@ namespace {
 constexpr int64_t kKc = 256;
 constexpr int64_t kMc = 96;
 constexpr int64_t kNc = 512;
-
-struct GemmArgs {
-  int64_t m, n, k;
-  GemmOperand a, b;
-  float* c;
-  int64_t ldc;
-  bool accumulate;
-  Precision precision;
-};
+constexpr int64_t kMChunk = 2048;  // rows of A packed at once (2 MiB per k block)
 
 struct AlignedFree {
   void operator()(float* p) const { std::free(p); }
@@ -41,7 +33,35 @@ AlignedBuffer aligned_floats(size_t n) {
   return AlignedBuffer(static_cast<float*>(std::aligned_alloc(64, bytes)));
 }
 
-float convert(float x, Precision p) { return p == Precision::FP32 ? x : round_to_precision(x, p); }
+// Rounding to bf16/fp16 and back, inline and branch-light because packing applies it to every
+// operand element; same results as round_to_precision (round to nearest even, fp16 overflow to
+// infinity, fp16 subnormals).
+SMOL_INLINE float round_bf16(float x) {
+  uint32_t u = __builtin_bit_cast(uint32_t, x);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return x;  // NaN stays NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return __builtin_bit_cast(float, u & 0xffff0000u);
+}
+
+SMOL_INLINE float round_fp16(float x) {
+  const uint32_t u = __builtin_bit_cast(uint32_t, x);
+  const uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return x;
+  if (a < 0x38800000u) {
+    // Below 2^-14 fp16 is subnormal with spacing 2^-24, the float spacing just above 0.5:
+    // adding and removing 0.5 rounds the magnitude there.
+    const volatile float half = 0.5f;  // volatile: keep the compiler from folding (x + c) - c
+    const float m = (__builtin_bit_cast(float, a) + half) - half;
+    return __builtin_bit_cast(float, __builtin_bit_cast(uint32_t, m) | (u & 0x80000000u));
+  }
+  const uint32_t r = (u + 0xfffu + ((u >> 13) & 1u)) & 0xffffe000u;
+  if ((r & 0x7fffffffu) > 0x477fe000u) return __builtin_bit_cast(float, (u & 0x80000000u) | 0x7f800000u);
+  return __builtin_bit_cast(float, r);
+}
+
+SMOL_INLINE float convert(float x, Precision p) {
+  return p == Precision::FP32 ? x : p == Precision::BF16 ? round_bf16(x) : round_fp16(x);
+}
 
 // dst[s][kk][r] = X(r0 + s*W + r, k0 + kk), zero-padded to whole slivers of width W. X is A
 // (rows = m) or Bᵀ (rows = n): for B the "row" index is the output column.
@@ -118,39 +138,34 @@ SMOL_INLINE void micro_kernel(int64_t kc, const float* __restrict ap, const floa
 template <int VL, int MR>
 SMOL_INLINE void gemm_thread_impl(const GemmArgs& g, int thread, int n_threads) {
   constexpr int NR = 2 * VL;
-  int64_t m0 = 0, m1 = g.m, n0 = 0, n1 = g.n;
-  // Split whichever output dimension is larger, in whole register tiles.
-  if (g.n >= g.m) {
-    const int64_t units = (g.n + NR - 1) / NR, per = (units + n_threads - 1) / n_threads;
-    n0 = std::min(g.n, thread * per * NR);
-    n1 = std::min(g.n, n0 + per * NR);
-  } else {
-    const int64_t units = (g.m + MR - 1) / MR, per = (units + n_threads - 1) / n_threads;
-    m0 = std::min(g.m, thread * per * MR);
-    m1 = std::min(g.m, m0 + per * MR);
-  }
-  if (m0 >= m1 || n0 >= n1) return;
-
-  AlignedBuffer ap = aligned_floats(kMc * kKc);
+  const GemmRange r = gemm_thread_range(g, thread, n_threads, MR, NR);
+  if (r.m0 >= r.m1 || r.n0 >= r.n1) return;
+  const int64_t chunk = std::min(kMChunk, (r.m1 - r.m0 + MR - 1) / MR * MR);
+  AlignedBuffer ap = aligned_floats(chunk * kKc);
   AlignedBuffer bp = aligned_floats(kKc * kNc);
   const bool round_out = g.precision != Precision::FP32 && !g.accumulate;
-  for (int64_t jc = n0; jc < n1; jc += kNc) {
-    const int64_t nc = std::min(kNc, n1 - jc);
-    for (int64_t pc = 0; pc < g.k; pc += kKc) {
-      const int64_t kc = std::min(kKc, g.k - pc);
-      const bool overwrite = pc == 0 && !g.accumulate;
-      const bool last = pc + kc == g.k;
-      // B(kk, j): as Bᵀ, "row" j has stride col_stride and k-stride row_stride.
-      pack_slivers<NR>(g.b.data, g.b.col_stride, g.b.row_stride, jc, nc, pc, kc, g.precision, bp.get());
-      for (int64_t ic = m0; ic < m1; ic += kMc) {
-        const int64_t mc = std::min(kMc, m1 - ic);
-        pack_slivers<MR>(g.a.data, g.a.row_stride, g.a.col_stride, ic, mc, pc, kc, g.precision, ap.get());
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            micro_kernel<VL, MR>(kc, ap.get() + ir * kc, bp.get() + jr * kc, g.c + (ic + ir) * g.ldc + jc + jr,
-                                 g.ldc, static_cast<int>(std::min<int64_t>(MR, mc - ir)),
-                                 static_cast<int>(std::min<int64_t>(NR, nc - jr)), overwrite, last && round_out,
-                                 g.precision);
+  // A is packed once per (k block, row chunk) and B once per (k block, row chunk, column
+  // block); a row chunk is usually all of this thread's rows, so neither is packed twice.
+  for (int64_t pc = 0; pc < g.k; pc += kKc) {
+    const int64_t kc = std::min(kKc, g.k - pc);
+    const bool overwrite = pc == 0 && !g.accumulate;
+    const bool last = pc + kc == g.k;
+    for (int64_t mc0 = r.m0; mc0 < r.m1; mc0 += chunk) {
+      const int64_t rows = std::min(chunk, r.m1 - mc0);
+      pack_slivers<MR>(g.a.data, g.a.row_stride, g.a.col_stride, mc0, rows, pc, kc, g.precision, ap.get());
+      for (int64_t jc = r.n0; jc < r.n1; jc += kNc) {
+        const int64_t nc = std::min(kNc, r.n1 - jc);
+        // B(kk, j): as Bᵀ, "row" j has stride col_stride and k-stride row_stride.
+        pack_slivers<NR>(g.b.data, g.b.col_stride, g.b.row_stride, jc, nc, pc, kc, g.precision, bp.get());
+        for (int64_t ic = 0; ic < rows; ic += kMc) {  // an L2-sized block of A against all of B's slivers
+          const int64_t mc = std::min(kMc, rows - ic);
+          for (int64_t jr = 0; jr < nc; jr += NR) {
+            for (int64_t ir = ic; ir < ic + mc; ir += MR) {
+              micro_kernel<VL, MR>(kc, ap.get() + ir * kc, bp.get() + jr * kc, g.c + (mc0 + ir) * g.ldc + jc + jr,
+                                   g.ldc, static_cast<int>(std::min<int64_t>(MR, rows - ir)),
+                                   static_cast<int>(std::min<int64_t>(NR, nc - jr)), overwrite, last && round_out,
+                                   g.precision);
+            }
           }
         }
       }
@@ -170,8 +185,9 @@ void gemm_thread_generic(const GemmArgs& g, int thread, int n_threads) { gemm_th
 
 using GemmThreadFn = void (*)(const GemmArgs&, int, int);
 
-GemmThreadFn select_kernel() {
+GemmThreadFn select_kernel(Precision precision) {
   __builtin_cpu_init();
+  if (precision == Precision::BF16 && gemm_bf16_supported()) return gemm_thread_avx512bf16;
   if (__builtin_cpu_supports("avx512f")) return gemm_thread_avx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_thread_avx2;
   return gemm_thread_generic;
@@ -179,8 +195,23 @@ GemmThreadFn select_kernel() {
 
 }  // namespace
 
+GemmRange gemm_thread_range(const GemmArgs& g, int thread, int n_threads, int mr, int nr) {
+  GemmRange r{0, g.m, 0, g.n};
+  // Split whichever output dimension is larger, in whole register tiles.
+  if (g.n >= g.m) {
+    const int64_t units = (g.n + nr - 1) / nr, per = (units + n_threads - 1) / n_threads;
+    r.n0 = std::min(g.n, thread * per * nr);
+    r.n1 = std::min(g.n, r.n0 + per * nr);
+  } else {
+    const int64_t units = (g.m + mr - 1) / mr, per = (units + n_threads - 1) / n_threads;
+    r.m0 = std::min(g.m, thread * per * mr);
+    r.m1 = std::min(g.m, r.m0 + per * mr);
+  }
+  return r;
+}
+
 const char* gemm_isa() {
-  const GemmThreadFn fn = select_kernel();
+  const GemmThreadFn fn = select_kernel(Precision::FP32);
   return fn == gemm_thread_avx512 ? "avx512" : fn == gemm_thread_avx2 ? "avx2" : "generic";
 }
 
@@ -194,7 +225,7 @@ void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, GemmOperand a, Gemm
     return;
   }
   const GemmArgs args{m, n, k, a, b, c, ldc, accumulate, precision};
-  const GemmThreadFn fn = select_kernel();
+  const GemmThreadFn fn = select_kernel(precision);
   // Tiny products are not worth waking the other threads for.
   if (m * n * k < (int64_t{1} << 15) || pool.size() == 1) {
     fn(args, 0, 1);

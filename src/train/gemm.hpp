@@ -23,7 +23,25 @@ struct GemmOperand {
 void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c, int64_t ldc,
           bool accumulate, Precision precision);
 
-// The instruction set gemm() dispatched to on this machine ("avx512", "avx2", "generic").
+// The instruction set gemm() dispatches float32 products to ("avx512", "avx2", "generic").
 const char* gemm_isa();
+
+// Internals shared with the bf16 kernel (train/gemm_bf16.cpp).
+struct GemmArgs {
+  int64_t m, n, k;
+  GemmOperand a, b;
+  float* c;
+  int64_t ldc;
+  bool accumulate;
+  Precision precision;
+};
+struct GemmRange {
+  int64_t m0, m1, n0, n1;
+};
+// This thread's block of C: the larger dimension split in whole MR/NR tiles.
+GemmRange gemm_thread_range(const GemmArgs& g, int thread, int n_threads, int mr, int nr);
+// AVX512-BF16 (vdpbf16ps): bf16 operands, float32 accumulation, when the CPU has it.
+bool gemm_bf16_supported();
+void gemm_thread_avx512bf16(const GemmArgs& g, int thread, int n_threads);
 
 }  // namespace smol

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "smol/json_file.hpp"
@@ -58,7 +59,7 @@ TEST(ModelFixture, Step0LossAndGradientsMatchReference) {
     }
     const double rel = std::sqrt(diff2 / ref2);
     EXPECT_LT(rel, 1e-4) << t.name;
-    std::printf("%-50s rel %.3g\n", t.name.c_str(), rel);
+    if (std::getenv("SMOL_TEST_VERBOSE")) std::printf("%-50s rel %.3g\n", t.name.c_str(), rel);
   }
   const double expected_norm = expected["steps"][0]["grad_norm"];
   EXPECT_NEAR(std::sqrt(norm2), expected_norm, 1e-5 * expected_norm);

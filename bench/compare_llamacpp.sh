@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# smol beside llama.cpp on the same GGUF files, same machine, same run.
+#
+# Builds randomly initialised models of the SmolLM2-135M and -360M shapes (`smol init`),
+# converts each to GGUF with `smol convert` (q8_0, f16, bf16), then times prompt processing
+# (pp, one batch of P tokens) and generation (tg, N single-token steps) with `smol bench` and
+# with llama.cpp's prebuilt libraries (../shared/peers/prebuilt_bench), and prints a table of
+# both and the ratios. Also measures the memory read bandwidth (a small C loop, same threads)
+# and how close Q8_0 decode comes to the bandwidth limit (weight bytes per token / bandwidth).
+#
+# usage: bench/compare_llamacpp.sh [BUILD_DIR]      (default: build)
+# env:   REPS (3), PP (512), TG (128), SHAPES ("135M 360M"), THREADS ("1 2") and TYPES
+#        ("q8_0 f16 bf16") for 135M, THREADS_LARGE ("2") and TYPES_LARGE ("q8_0 f16") for the
+#        larger shapes, WORK (a temp folder; kept if given, so models are reused)
+# The default run takes about 10 minutes on an idle 2-core machine.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SMOL=${SMOL:-$ROOT/${1:-build}/smol}
+SHARED=${SMOL_SHARED:-$ROOT/../shared}
+REPS=${REPS:-3}
+PP=${PP:-512}
+TG=${TG:-128}
+THREADS=${THREADS:-"1 2"}
+SHAPES=${SHAPES:-"135M 360M"}
+TYPES=${TYPES:-"q8_0 f16 bf16"}
+THREADS_LARGE=${THREADS_LARGE:-"2"}
+TYPES_LARGE=${TYPES_LARGE:-"q8_0 f16"}
+[ -x "$SMOL" ] || { echo "no smol binary at $SMOL (build first, or pass the build folder)" >&2; exit 2; }
+D=${D:-$("$SHARED/peers/setup.sh")}
+L=$D/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
+if [ -z "${WORK:-}" ]; then
+  WORK=$(mktemp -d)
+  trap 'rm -rf "$WORK"' EXIT
+fi
+mkdir -p "$WORK"
+RESULTS=$WORK/results.jsonl
+: > "$RESULTS"
+
+# Memory read bandwidth: threads summing disjoint halves of a 1 GiB buffer, best of 5.
+cat > "$WORK/membw.c" <<'EOF'
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#define N (1u << 27)  /* 2^27 doubles = 1 GiB */
+static double *buf; static int nt;
+static void *sum(void *arg) {
+  long t = (long)arg; size_t b = N / nt * t, e = N / nt * (t + 1);
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (size_t i = b; i < e; i += 4) { s0 += buf[i]; s1 += buf[i + 1]; s2 += buf[i + 2]; s3 += buf[i + 3]; }
+  static volatile double sink; sink = s0 + s1 + s2 + s3; return NULL;
+}
+int main(int argc, char **argv) {
+  nt = atoi(argv[1]); buf = malloc(sizeof(double) * N); memset(buf, 1, sizeof(double) * N);
+  double best = 0;
+  for (int r = 0; r < 5; r++) {
+    struct timespec a, b; pthread_t th[64];
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (long t = 0; t < nt; t++) pthread_create(&th[t], NULL, sum, (void *)t);
+    for (int t = 0; t < nt; t++) pthread_join(th[t], NULL);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double gbs = sizeof(double) * N / ((b.tv_sec - a.tv_sec) + 1e-9 * (b.tv_nsec - a.tv_nsec)) / 1e9;
+    if (gbs > best) best = gbs;
+  }
+  printf("%.2f\n", best);
+  return 0;
+}
+EOF
+cc -O2 -o "$WORK/membw" "$WORK/membw.c" -lpthread
+for t in $(echo $THREADS $THREADS_LARGE | tr ' ' '\n' | sort -u); do
+  echo "{\"kind\":\"membw\",\"threads\":$t,\"gbs\":$("$WORK/membw" "$t")}" >> "$RESULTS"
+done
+
+for shape in $SHAPES; do
+  config=$SHARED/models/SmolLM2-$shape-Instruct/config.json
+  hf=$WORK/$shape-hf
+  [ -f "$hf/model.safetensors" ] || "$SMOL" init --config "$config" --out "$hf" --dtype bf16 >&2
+  types=$TYPES threads=$THREADS
+  [ "$shape" = 135M ] || { types=$TYPES_LARGE; threads=$THREADS_LARGE; }
+  for type in $types; do
+    gguf=$WORK/$shape-$type.gguf
+    [ -f "$gguf" ] || "$SMOL" convert "$hf" "$gguf" --type "$type" >&2
+    bytes=$(stat -c %s "$gguf")
+    for t in $threads; do
+      echo "== $shape $type threads $t" >&2
+      # smol bench prints [{test, tokens_per_second, ...}]; prebuilt_bench {"pp512": {"mean": ...}, ...}.
+      /usr/bin/time -f "%M" -o "$WORK/rss" "$SMOL" bench -m "$gguf" -p "$PP" -n "$TG" -t "$t" -r "$REPS" --json \
+        > "$WORK/smol.json"
+      smol_rss=$(tail -1 "$WORK/rss")
+      LLAMA_BINS=$L /usr/bin/time -f "%M" -o "$WORK/rss" "$D/prebuilt_bench" "$gguf" "$t" "$PP" "$TG" "$REPS" \
+        > "$WORK/llama.json" 2> "$WORK/llama.err" || { cat "$WORK/llama.err" >&2; exit 1; }
+      llama_rss=$(tail -1 "$WORK/rss")
+      python3 - "$shape" "$type" "$t" "$bytes" "$smol_rss" "$llama_rss" "$WORK/smol.json" "$WORK/llama.json" \
+        >> "$RESULTS" <<'EOF'
+import json, sys
+shape, type_, threads, size, smol_rss, llama_rss, smol_file, llama_file = sys.argv[1:]
+smol = {r["test"]: r for r in json.load(open(smol_file))}
+llama = json.load(open(llama_file))
+row = {"kind": "bench", "shape": shape, "type": type_, "threads": int(threads), "file_bytes": int(size),
+       "smol_rss_kb": int(smol_rss), "llama_rss_kb": int(llama_rss)}
+for test in ("pp", "tg"):
+    key = next(k for k in smol if k.startswith(test))
+    row[test] = key
+    row["smol_" + test] = smol[key]["tokens_per_second"]
+    row["smol_" + test + "_sd"] = smol[key]["stddev"]
+    row["llama_" + test] = llama[key]["mean"]
+print(json.dumps(row))
+EOF
+    done
+  done
+done
+
+python3 - "$RESULTS" "$SMOL" <<'EOF'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+bw = {r["threads"]: r["gbs"] for r in rows if r["kind"] == "membw"}
+print(f"memory read bandwidth: " + ", ".join(f"{t} thread(s) {g:.1f} GB/s" for t, g in sorted(bw.items())))
+print()
+print("| shape | type | threads | smol pp | llama.cpp pp | ratio | smol tg | llama.cpp tg | ratio | tg % of bandwidth limit (smol) | peak RSS smol / llama.cpp (MB) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    if r["kind"] != "bench":
+        continue
+    # Decode reads every weight once per token; the file is the weights (the tied embedding is
+    # the output matrix, read whole), so file bytes / bandwidth bounds tokens/s.
+    limit = bw.get(r["threads"], 0) * 1e9 / r["file_bytes"]
+    pct = f"{100 * r['smol_tg'] / limit:.0f}% of {limit:.0f}" if limit else "-"
+    print(f"| {r['shape']} | {r['type']} | {r['threads']} "
+          f"| {r['smol_pp']:.1f} ± {r['smol_pp_sd']:.1f} | {r['llama_pp']:.1f} | {r['smol_pp'] / r['llama_pp']:.2f}x "
+          f"| {r['smol_tg']:.1f} ± {r['smol_tg_sd']:.1f} | {r['llama_tg']:.1f} | {r['smol_tg'] / r['llama_tg']:.2f}x "
+          f"| {pct} | {r['smol_rss_kb'] / 1024:.0f} / {r['llama_rss_kb'] / 1024:.0f} |")
+bench = [r for r in rows if r["kind"] == "bench"]
+if bench:
+    print()
+    print(f"pp = {bench[-1]['pp']}, tg = {bench[-1]['tg']}, tokens/s; smol: smol bench (mean ± sd); llama.cpp: "
+          "node-llama-cpp's prebuilt CPU libraries via prebuilt_bench (mean of the runs after a warm-up)")
+EOF

@@ -1,0 +1,122 @@
+// Norms, RoPE, softmax, SiLU and single-head attention against float64 references, at
+// lengths that are and are not multiples of the vector width.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/test_util.hpp"
+#include "smol/kernels.hpp"
+
+namespace smol {
+namespace {
+
+using testing::gaussian;
+
+TEST(Elementwise, RmsNorm) {
+  testing::for_each_simd_target([&](const char* target) {
+    SCOPED_TRACE(target);
+    for (int dim : {1, 7, 64, 576, 1000}) {
+      const std::vector<float> x = gaussian(dim, dim), w = gaussian(dim, dim + 1);
+      std::vector<float> y(dim);
+      rms_norm(x.data(), w.data(), 1e-5f, dim, y.data());
+      double ss = 0;
+      for (float v : x) ss += static_cast<double>(v) * v;
+      const double scale = 1.0 / std::sqrt(ss / dim + 1e-5);
+      for (int i = 0; i < dim; ++i) ASSERT_NEAR(y[i], x[i] * scale * w[i], 1e-5 * (1 + std::fabs(x[i] * scale * w[i]))) << dim;
+    }
+  });
+}
+
+TEST(Elementwise, RopeRotateHalf) {
+  testing::for_each_simd_target([&](const char* target) {
+    SCOPED_TRACE(target);
+    for (int head_dim : {2, 10, 64, 128}) {
+      const int heads = 3, half = head_dim / 2;
+      std::vector<float> v = gaussian(heads * head_dim, head_dim);
+      const std::vector<float> orig = v;
+      std::vector<float> c(half), s(half);
+      for (int i = 0; i < half; ++i) {
+        c[i] = static_cast<float>(std::cos(0.3 * (i + 1)));
+        s[i] = static_cast<float>(std::sin(0.3 * (i + 1)));
+      }
+      rope_rotate_half(v.data(), heads, head_dim, c.data(), s.data());
+      for (int h = 0; h < heads; ++h) {
+        for (int i = 0; i < half; ++i) {
+          const double x1 = orig[h * head_dim + i], x2 = orig[h * head_dim + i + half];
+          ASSERT_NEAR(v[h * head_dim + i], x1 * c[i] - x2 * s[i], 1e-6);
+          ASSERT_NEAR(v[h * head_dim + i + half], x2 * c[i] + x1 * s[i], 1e-6);
+        }
+      }
+    }
+  });
+}
+
+TEST(Elementwise, Softmax) {
+  testing::for_each_simd_target([&](const char* target) {
+    SCOPED_TRACE(target);
+    for (int n : {1, 5, 16, 33, 1000}) {
+      std::vector<float> x = gaussian(n, n, 8.0f);
+      x[0] = -1e30f;  // effectively masked
+      if (n > 2) x[n - 1] = 50.0f;
+      const std::vector<float> orig = x;
+      softmax(x.data(), n);
+      const double m = *std::max_element(orig.begin(), orig.end());
+      double sum = 0;
+      for (float v : orig) sum += std::exp(static_cast<double>(v) - m);
+      for (int i = 0; i < n; ++i) {
+        const double ref = std::exp(static_cast<double>(orig[i]) - m) / sum;
+        ASSERT_NEAR(x[i], ref, 1e-6 + 1e-5 * ref) << n << " " << i;
+      }
+    }
+  });
+}
+
+TEST(Elementwise, SiluMul) {
+  testing::for_each_simd_target([&](const char* target) {
+    SCOPED_TRACE(target);
+    std::vector<float> g = gaussian(1003, 1, 4.0f);
+    g[0] = -1000.0f;
+    g[1] = 1000.0f;
+    g[2] = -90.0f;
+    g[3] = 0.0f;
+    const std::vector<float> up = gaussian(1003, 2), orig = g;
+    silu_mul(g.data(), up.data(), static_cast<int>(g.size()));
+    for (size_t i = 0; i < g.size(); ++i) {
+      const double x = orig[i];
+      const double ref = x / (1.0 + std::exp(-x)) * up[i];
+      ASSERT_NEAR(g[i], ref, 1e-6 + 1e-5 * std::fabs(ref)) << x;
+    }
+  });
+}
+
+TEST(Elementwise, AttentionHead) {
+  testing::for_each_simd_target([&](const char* target) {
+    SCOPED_TRACE(target);
+    const int head_dim = 64, stride = 192;
+    for (int n_keys : {1, 2, 17, 300}) {
+      const std::vector<float> q = gaussian(head_dim, 1), k = gaussian(n_keys * stride, 2), v = gaussian(n_keys * stride, 3);
+      std::vector<float> scores(n_keys), out(head_dim);
+      const float scale = 0.125f;
+      attention_head(q.data(), k.data() + 64, v.data() + 64, stride, n_keys, head_dim, scale, scores.data(), out.data());
+      std::vector<double> p(n_keys);
+      double m = -1e300, sum = 0;
+      for (int j = 0; j < n_keys; ++j) {
+        double s = 0;
+        for (int d = 0; d < head_dim; ++d) s += static_cast<double>(q[d]) * k[j * stride + 64 + d];
+        p[j] = s * scale;
+        m = std::max(m, p[j]);
+      }
+      for (double& x : p) sum += (x = std::exp(x - m));
+      for (int d = 0; d < head_dim; ++d) {
+        double ref = 0;
+        for (int j = 0; j < n_keys; ++j) ref += p[j] / sum * v[j * stride + 64 + d];
+        ASSERT_NEAR(out[d], ref, 1e-5) << n_keys << " " << d;
+      }
+    }
+  });
+}
+
+}  // namespace
+}  // namespace smol
