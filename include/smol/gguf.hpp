@@ -182,6 +182,8 @@ void set_llama_metadata(GgufMetadata& metadata, const ModelConfig& config);
 // "refact" are individual digits then GPT-2's byte-level split, "gpt2" the byte-level split
 // alone). Control tokens become special added tokens, user-defined ones plain added tokens.
 nlohmann::json tokenizer_json_from_gguf(const GgufMetadata& metadata, const std::string& source);
+// The same as JSON text, for Tokenizer::from_json_text (much faster than building the object).
+std::string tokenizer_json_text_from_gguf(const GgufMetadata& metadata, const std::string& source);
 
 // The inverse: tokens, token types, merges, pre-tokenizer name, special token ids and the chat
 // template from a tokenizer.json and (optional, may be null) tokenizer_config.json. The bos/eos

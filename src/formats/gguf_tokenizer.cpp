@@ -2,13 +2,16 @@
 // Only byte-level BPE ("gpt2" in GGUF) is described: that is what SmolLM2 uses.
 #include <algorithm>
 #include <limits>
+#include <iterator>
 #include <map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
 #include "formats/text_util.hpp"
 #include "smol/error.hpp"
 #include "smol/gguf.hpp"
+#include "smol/json_file.hpp"
 
 namespace smol {
 namespace {
@@ -82,9 +85,26 @@ std::optional<std::string> chat_template_of(const json& config) {
 void set_tokenizer_keys(GgufMetadata& m, const json& tok, const json& tok_config, const ModelConfig& config,
                         const std::string& source);
 
+// JSON string syntax for raw token bytes (no UTF-8 check: the tokenizer's parser does that).
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+}
+
 }  // namespace
 
-json tokenizer_json_from_gguf(const GgufMetadata& m, const std::string& source) {
+std::string tokenizer_json_text_from_gguf(const GgufMetadata& m, const std::string& source) {
   const std::string model = m.require_string("tokenizer.ggml.model", source);
   if (model != "gpt2") {
     throw Error(fmt::format("{}: tokenizer.ggml.model '{}' is not supported (only gpt2, byte-level BPE)", source,
@@ -92,49 +112,65 @@ json tokenizer_json_from_gguf(const GgufMetadata& m, const std::string& source) 
   }
   const std::string pre = m.get_string("tokenizer.ggml.pre", source).value_or("");
   if (pre.empty()) throw Error(fmt::format("{}: metadata 'tokenizer.ggml.pre' is missing", source));
-  const auto tokens = m.get_strings("tokenizer.ggml.tokens", source);
-  if (!tokens || tokens->empty()) throw Error(fmt::format("{}: metadata 'tokenizer.ggml.tokens' is missing", source));
-  if (tokens->size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
-    throw Error(fmt::format("{}: too many tokens", source));
-  }
+  const GgufValue* tokens = m.find("tokenizer.ggml.tokens");
+  if (!tokens || tokens->array.empty()) throw Error(fmt::format("{}: metadata 'tokenizer.ggml.tokens' is missing", source));
+  m.get_strings("tokenizer.ggml.tokens", source);  // type check only
+  const size_t n = tokens->array.size();
+  if (n > static_cast<size_t>(std::numeric_limits<int32_t>::max())) throw Error(fmt::format("{}: too many tokens", source));
   const auto types = m.get_ints("tokenizer.ggml.token_type", source).value_or(std::vector<int64_t>{});
-  if (!types.empty() && types.size() != tokens->size()) {
-    throw Error(fmt::format("{}: tokenizer.ggml.token_type has {} entries for {} tokens", source, types.size(),
-                            tokens->size()));
+  if (!types.empty() && types.size() != n) {
+    throw Error(fmt::format("{}: tokenizer.ggml.token_type has {} entries for {} tokens", source, types.size(), n));
   }
+  m.get_strings("tokenizer.ggml.merges", source);  // type check only
+  const GgufValue* merges = m.find("tokenizer.ggml.merges");
 
-  json vocab = json::object();
-  json added = json::array();
-  for (size_t id = 0; id < tokens->size(); ++id) {
-    const std::string& text = (*tokens)[id];
-    // Duplicate strings cannot be vocabulary keys; the first id keeps the string.
-    if (!vocab.contains(text)) vocab[text] = id;
+  // Written as text rather than built as a json object: a 49k-entry vocabulary costs ~10x more
+  // through nlohmann's map than through a string, and the tokenizer parses text anyway.
+  std::string out;
+  out.reserve(64 * n);
+  out += R"({"version":"1.0","truncation":null,"padding":null,"added_tokens":[)";
+  bool first = true;
+  for (size_t id = 0; id < n; ++id) {
     const int64_t type = types.empty() ? int64_t{kNormal} : types[id];
-    if (type == kControl || type == kUnknown || type == kUserDefined) {
-      const bool special = type != kUserDefined;
-      added.push_back({{"id", id}, {"content", text}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
-                       {"normalized", !special}, {"special", special}});
+    if (type != kControl && type != kUnknown && type != kUserDefined) continue;
+    const bool special = type != kUserDefined;
+    out += first ? "" : ",";
+    first = false;
+    fmt::format_to(std::back_inserter(out), R"({{"id":{},"content":)", id);
+    append_json_string(out, std::get<std::string>(tokens->array[id]));
+    fmt::format_to(std::back_inserter(out),
+                   R"(,"single_word":false,"lstrip":false,"rstrip":false,"normalized":{},"special":{}}})",
+                   !special, special);
+  }
+  out += R"(],"normalizer":null,"pre_tokenizer":)";
+  out += pre_tokenizer_for(pre, source).dump();
+  out += R"(,"post_processor":null,)";
+  out += R"("decoder":{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true},)";
+  out += R"("model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,)";
+  out += R"("end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,"ignore_merges":false,"vocab":{)";
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(n);
+  for (size_t id = 0; id < n; ++id) {
+    const std::string& text = std::get<std::string>(tokens->array[id]);
+    // Duplicate strings cannot be vocabulary keys; the first id keeps the string.
+    if (!seen.insert(text).second) continue;
+    out += id == 0 ? "" : ",";
+    append_json_string(out, text);
+    fmt::format_to(std::back_inserter(out), ":{}", id);
+  }
+  out += R"(},"merges":[)";
+  if (merges) {
+    for (size_t i = 0; i < merges->array.size(); ++i) {
+      out += i == 0 ? "" : ",";
+      append_json_string(out, std::get<std::string>(merges->array[i]));
     }
   }
-  json merges = json::array();
-  if (auto list = m.get_strings("tokenizer.ggml.merges", source)) {
-    for (auto& merge : *list) merges.push_back(std::move(merge));
-  }
+  out += "]}}";
+  return out;
+}
 
-  json t;
-  t["version"] = "1.0";
-  t["truncation"] = nullptr;
-  t["padding"] = nullptr;
-  t["added_tokens"] = std::move(added);
-  t["normalizer"] = nullptr;
-  t["pre_tokenizer"] = pre_tokenizer_for(pre, source);
-  t["post_processor"] = nullptr;
-  t["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
-  t["model"] = {{"type", "BPE"},          {"dropout", nullptr},      {"unk_token", nullptr},
-                {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                {"fuse_unk", false},      {"byte_fallback", false},  {"ignore_merges", false},
-                {"vocab", std::move(vocab)}, {"merges", std::move(merges)}};
-  return t;
+json tokenizer_json_from_gguf(const GgufMetadata& m, const std::string& source) {
+  return parse_json_text(tokenizer_json_text_from_gguf(m, source), source);
 }
 
 void set_gguf_tokenizer(GgufMetadata& m, const json& tok, const json& tok_config, const ModelConfig& config,

@@ -8,7 +8,7 @@ namespace smol {
 
 Tokenizer tokenizer_from_gguf(const GgufFile& file) {
   const std::string source = file.path().string();
-  return Tokenizer::from_json_text(tokenizer_json_from_gguf(file.metadata(), source).dump(), source);
+  return Tokenizer::from_json_text(tokenizer_json_text_from_gguf(file.metadata(), source), source);
 }
 
 ChatTemplate chat_template_from_gguf(const GgufFile& file, const Tokenizer& tokenizer) {

@@ -6,8 +6,6 @@
 #include "train/gemm.hpp"
 
 #include <algorithm>
-#include <cstdlib>
-#include <memory>
 
 #include "smol/thread_pool.hpp"
 
@@ -22,16 +20,6 @@ constexpr int64_t kKc = 256;
 constexpr int64_t kMc = 96;
 constexpr int64_t kNc = 512;
 constexpr int64_t kMChunk = 2048;  // rows of A packed at once (2 MiB per k block)
-
-struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
-};
-using AlignedBuffer = std::unique_ptr<float, AlignedFree>;
-
-AlignedBuffer aligned_floats(size_t n) {
-  const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-  return AlignedBuffer(static_cast<float*>(std::aligned_alloc(64, bytes)));
-}
 
 // Rounding to bf16/fp16 and back, inline and branch-light because packing applies it to every
 // operand element; same results as round_to_precision (round to nearest even, fp16 overflow to
@@ -141,8 +129,9 @@ SMOL_INLINE void gemm_thread_impl(const GemmArgs& g, int thread, int n_threads) 
   const GemmRange r = gemm_thread_range(g, thread, n_threads, MR, NR);
   if (r.m0 >= r.m1 || r.n0 >= r.n1) return;
   const int64_t chunk = std::min(kMChunk, (r.m1 - r.m0 + MR - 1) / MR * MR);
-  AlignedBuffer ap = aligned_floats(chunk * kKc);
-  AlignedBuffer bp = aligned_floats(kKc * kNc);
+  static_assert(kMChunk * kKc + kKc * kNc <= static_cast<int64_t>(kGemmScratchWordsPerThread));
+  float* const ap = static_cast<float*>(g.scratch) + thread * kGemmScratchWordsPerThread;
+  float* const bp = ap + kMChunk * kKc;
   const bool round_out = g.precision != Precision::FP32 && !g.accumulate;
   // A is packed once per (k block, row chunk) and B once per (k block, row chunk, column
   // block); a row chunk is usually all of this thread's rows, so neither is packed twice.
@@ -152,16 +141,16 @@ SMOL_INLINE void gemm_thread_impl(const GemmArgs& g, int thread, int n_threads) 
     const bool last = pc + kc == g.k;
     for (int64_t mc0 = r.m0; mc0 < r.m1; mc0 += chunk) {
       const int64_t rows = std::min(chunk, r.m1 - mc0);
-      pack_slivers<MR>(g.a.data, g.a.row_stride, g.a.col_stride, mc0, rows, pc, kc, g.precision, ap.get());
+      pack_slivers<MR>(g.a.data, g.a.row_stride, g.a.col_stride, mc0, rows, pc, kc, g.precision, ap);
       for (int64_t jc = r.n0; jc < r.n1; jc += kNc) {
         const int64_t nc = std::min(kNc, r.n1 - jc);
         // B(kk, j): as Bᵀ, "row" j has stride col_stride and k-stride row_stride.
-        pack_slivers<NR>(g.b.data, g.b.col_stride, g.b.row_stride, jc, nc, pc, kc, g.precision, bp.get());
+        pack_slivers<NR>(g.b.data, g.b.col_stride, g.b.row_stride, jc, nc, pc, kc, g.precision, bp);
         for (int64_t ic = 0; ic < rows; ic += kMc) {  // an L2-sized block of A against all of B's slivers
           const int64_t mc = std::min(kMc, rows - ic);
           for (int64_t jr = 0; jr < nc; jr += NR) {
             for (int64_t ir = ic; ir < ic + mc; ir += MR) {
-              micro_kernel<VL, MR>(kc, ap.get() + ir * kc, bp.get() + jr * kc, g.c + (mc0 + ir) * g.ldc + jc + jr,
+              micro_kernel<VL, MR>(kc, ap + ir * kc, bp + jr * kc, g.c + (mc0 + ir) * g.ldc + jc + jr,
                                    g.ldc, static_cast<int>(std::min<int64_t>(MR, rows - ir)),
                                    static_cast<int>(std::min<int64_t>(NR, nc - jr)), overwrite, last && round_out,
                                    g.precision);
@@ -224,10 +213,12 @@ void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, GemmOperand a, Gemm
     }
     return;
   }
-  const GemmArgs args{m, n, k, a, b, c, ldc, accumulate, precision};
   const GemmThreadFn fn = select_kernel(precision);
   // Tiny products are not worth waking the other threads for.
-  if (m * n * k < (int64_t{1} << 15) || pool.size() == 1) {
+  const bool single = m * n * k < (int64_t{1} << 15) || pool.size() == 1;
+  void* scratch = pool.scratch(kGemmScratchWordsPerThread * 4 * (single ? 1 : pool.size()));
+  const GemmArgs args{m, n, k, a, b, c, ldc, accumulate, precision, scratch};
+  if (single) {
     fn(args, 0, 1);
     return;
   }

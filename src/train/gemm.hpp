@@ -34,7 +34,13 @@ struct GemmArgs {
   int64_t ldc;
   bool accumulate;
   Precision precision;
+  // Packing buffers from ThreadPool::scratch, kScratchWordsPerThread 4-byte words per thread,
+  // so the hot path neither allocates nor faults in fresh pages.
+  void* scratch;
 };
+// Enough for packed A (2048 rows x 256 k) and B (256 k x 512 columns) in float32, or the bf16
+// kernel's pairs (2048 x 256 pairs and 512 x 256 pairs).
+constexpr size_t kGemmScratchWordsPerThread = 2048 * 256 + 512 * 256;
 struct GemmRange {
   int64_t m0, m1, n0, n1;
 };

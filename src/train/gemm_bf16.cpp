@@ -9,9 +9,7 @@
 // the headers come first so that no inline function they define is compiled for it.
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 
 #include <immintrin.h>
 
@@ -24,18 +22,6 @@ bool gemm_bf16_supported() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
 }
-
-namespace {
-
-struct FreeDeleter {
-  void operator()(uint32_t* p) const { std::free(p); }
-};
-
-std::unique_ptr<uint32_t, FreeDeleter> aligned_words(size_t n) {
-  return std::unique_ptr<uint32_t, FreeDeleter>(static_cast<uint32_t*>(std::aligned_alloc(64, (n * 4 + 63) / 64 * 64)));
-}
-
-}  // namespace
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bf16")
@@ -126,8 +112,9 @@ void gemm_thread_avx512bf16(const GemmArgs& g, int thread, int n_threads) {
   const GemmRange r = gemm_thread_range(g, thread, n_threads, kMR, kNR);
   if (r.m0 >= r.m1 || r.n0 >= r.n1) return;
   const int64_t chunk = std::min(kMChunk, (r.m1 - r.m0 + kMR - 1) / kMR * kMR);
-  auto ap = aligned_words(static_cast<size_t>(chunk * (kKc / 2)));
-  auto bp = aligned_words(static_cast<size_t>(kNc * (kKc / 2)));
+  static_assert(kMChunk * (kKc / 2) + kNc * (kKc / 2) <= static_cast<int64_t>(kGemmScratchWordsPerThread));
+  uint32_t* const ap = static_cast<uint32_t*>(g.scratch) + thread * kGemmScratchWordsPerThread;
+  uint32_t* const bp = ap + kMChunk * (kKc / 2);
   const bool round_out = !g.accumulate;
   for (int64_t pc = 0; pc < g.k; pc += kKc) {
     const int64_t kc = std::min(kKc, g.k - pc), kp_count = (kc + 1) / 2;
@@ -135,15 +122,15 @@ void gemm_thread_avx512bf16(const GemmArgs& g, int thread, int n_threads) {
     const bool last = pc + kc == g.k;
     for (int64_t mc0 = r.m0; mc0 < r.m1; mc0 += chunk) {
       const int64_t rows = std::min(chunk, r.m1 - mc0);
-      pack_pairs<kMR>(g.a.data, g.a.row_stride, g.a.col_stride, mc0, rows, pc, kc, ap.get());
+      pack_pairs<kMR>(g.a.data, g.a.row_stride, g.a.col_stride, mc0, rows, pc, kc, ap);
       for (int64_t jc = r.n0; jc < r.n1; jc += kNc) {
         const int64_t nc = std::min(kNc, r.n1 - jc);
-        pack_pairs<kNR>(g.b.data, g.b.col_stride, g.b.row_stride, jc, nc, pc, kc, bp.get());
+        pack_pairs<kNR>(g.b.data, g.b.col_stride, g.b.row_stride, jc, nc, pc, kc, bp);
         for (int64_t ic = 0; ic < rows; ic += kMc) {
           const int64_t mc = std::min(kMc, rows - ic);
           for (int64_t jr = 0; jr < nc; jr += kNR) {
             for (int64_t ir = ic; ir < ic + mc; ir += kMR) {
-              micro_kernel(kp_count, ap.get() + ir * kp_count, bp.get() + jr * kp_count,
+              micro_kernel(kp_count, ap + ir * kp_count, bp + jr * kp_count,
                            g.c + (mc0 + ir) * g.ldc + jc + jr, g.ldc, static_cast<int>(std::min<int64_t>(kMR, rows - ir)),
                            static_cast<int>(std::min<int64_t>(kNR, nc - jr)), overwrite, last && round_out);
             }
