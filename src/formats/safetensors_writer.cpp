@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "formats/temp_file.hpp"
 #include "formats/text_util.hpp"
 #include "smol/error.hpp"
 #include "smol/safetensors.hpp"
@@ -23,6 +24,7 @@ namespace {
 static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
 
 using formats_detail::printable;
+using formats_detail::TempFile;
 
 uint64_t checked_nbytes(const TensorView& t, const std::string& where) {
   uint64_t numel = 1;
@@ -38,54 +40,6 @@ uint64_t checked_nbytes(const TensorView& t, const std::string& where) {
   }
   return nbytes;
 }
-
-// Owns the temporary file until it is renamed into place; removes it on any failure.
-class TempFile {
- public:
-  explicit TempFile(const std::filesystem::path& target) : target_(target) {
-    std::string pattern = target.string() + ".tmp-XXXXXX";
-    fd_ = ::mkstemp(pattern.data());
-    if (fd_ < 0) fail("cannot create a temporary file");
-    temp_ = pattern;
-    ::fchmod(fd_, 0644);  // mkstemp's 0600 would make checkpoints unreadable to others
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_.c_str());
-  }
-
-  void write(const void* bytes, size_t length) {
-    const auto* p = static_cast<const char*>(bytes);
-    while (length > 0) {
-      const ssize_t n = ::write(fd_, p, length);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail("write error");
-      p += n;
-      length -= static_cast<size_t>(n);
-    }
-  }
-
-  void commit() {
-    if (::fsync(fd_) != 0) fail("cannot flush to disk");
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail("cannot close");
-    if (::rename(temp_.c_str(), target_.c_str()) != 0) fail("cannot rename the temporary file into place");
-    committed_ = true;
-  }
-
- private:
-  [[noreturn]] void fail(std::string_view what) const {
-    throw Error(fmt::format("{}: {}: {}", target_.string(), what, std::strerror(errno)));
-  }
-
-  std::filesystem::path target_;
-  std::string temp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
 
 }  // namespace
 
