@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # smol beside llama.cpp on the same GGUF files, same machine, same run.
 #
-# Builds randomly initialised models of the SmolLM2-135M and -360M shapes (`smol init`),
+# Builds randomly initialised models of the SmolLM2-135M, -360M and -1.7B shapes (`smol init`),
 # converts each to GGUF with `smol convert` (q8_0, f16, bf16), then times prompt processing
 # (pp, one batch of P tokens) and generation (tg, N single-token steps) with `smol bench` and
 # with llama.cpp's prebuilt libraries (../shared/peers/prebuilt_bench), and prints a table of
 # both and the ratios. Also measures the memory read bandwidth (a small C loop, same threads)
-# and how close Q8_0 decode comes to the bandwidth limit (weight bytes per token / bandwidth).
+# and how close Q8_0 decode comes to the bandwidth limit (weight bytes per token / bandwidth),
+# each program's peak RSS, and its load time: smol's own (Model::load, from `smol bench`) and,
+# for both programs alike, the wall time of a process that loads the model and runs one token.
 #
 # usage: bench/compare_llamacpp.sh [BUILD_DIR]      (default: build)
 # env:   REPS (3), PP (512), TG (128), SHAPES ("135M 360M"), THREADS ("1 2") and TYPES
 #        ("q8_0 f16 bf16") for 135M, THREADS_LARGE ("2") and TYPES_LARGE ("q8_0 f16") for the
-#        larger shapes, WORK (a temp folder; kept if given, so models are reused)
-# The default run takes about 10 minutes on an idle 2-core machine.
+#        larger shapes, TYPES_HUGE ("q8_0"), REPS_HUGE (1), PP_HUGE (128), TG_HUGE (32) for 1.7B,
+#        WORK (a temp folder; kept if given, so models are reused)
+# The default run takes about 15 minutes on an idle 2-core machine (1.7B: ~4 of them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SMOL=${SMOL:-$ROOT/${1:-build}/smol}
@@ -21,10 +24,14 @@ REPS=${REPS:-3}
 PP=${PP:-512}
 TG=${TG:-128}
 THREADS=${THREADS:-"1 2"}
-SHAPES=${SHAPES:-"135M 360M"}
+SHAPES=${SHAPES:-"135M 360M 1.7B"}
 TYPES=${TYPES:-"q8_0 f16 bf16"}
 THREADS_LARGE=${THREADS_LARGE:-"2"}
 TYPES_LARGE=${TYPES_LARGE:-"q8_0 f16"}
+TYPES_HUGE=${TYPES_HUGE:-"q8_0"}
+REPS_HUGE=${REPS_HUGE:-1}
+PP_HUGE=${PP_HUGE:-128}
+TG_HUGE=${TG_HUGE:-32}
 [ -x "$SMOL" ] || { echo "no smol binary at $SMOL (build first, or pass the build folder)" >&2; exit 2; }
 D=${D:-$("$SHARED/peers/setup.sh")}
 L=$D/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
@@ -76,8 +83,10 @@ for shape in $SHAPES; do
   config=$SHARED/models/SmolLM2-$shape-Instruct/config.json
   hf=$WORK/$shape-hf
   [ -f "$hf/model.safetensors" ] || "$SMOL" init --config "$config" --out "$hf" --dtype bf16 >&2
-  types=$TYPES threads=$THREADS
+  types=$TYPES threads=$THREADS reps=$REPS pp=$PP tg=$TG
   [ "$shape" = 135M ] || { types=$TYPES_LARGE; threads=$THREADS_LARGE; }
+  # 1.7B is ~13x the work of 135M: one type, fewer and shorter runs keep the default run short.
+  [ "$shape" = 1.7B ] && { types=$TYPES_HUGE; reps=$REPS_HUGE; pp=$PP_HUGE; tg=$TG_HUGE; }
   for type in $types; do
     gguf=$WORK/$shape-$type.gguf
     [ -f "$gguf" ] || "$SMOL" convert "$hf" "$gguf" --type "$type" >&2
@@ -85,20 +94,27 @@ for shape in $SHAPES; do
     for t in $threads; do
       echo "== $shape $type threads $t" >&2
       # smol bench prints [{test, tokens_per_second, ...}]; prebuilt_bench {"pp512": {"mean": ...}, ...}.
-      /usr/bin/time -f "%M" -o "$WORK/rss" "$SMOL" bench -m "$gguf" -p "$PP" -n "$TG" -t "$t" -r "$REPS" --json \
+      /usr/bin/time -f "%M" -o "$WORK/rss" "$SMOL" bench -m "$gguf" -p "$pp" -n "$tg" -t "$t" -r "$reps" --json \
         > "$WORK/smol.json"
       smol_rss=$(tail -1 "$WORK/rss")
-      LLAMA_BINS=$L /usr/bin/time -f "%M" -o "$WORK/rss" "$D/prebuilt_bench" "$gguf" "$t" "$PP" "$TG" "$REPS" \
+      LLAMA_BINS=$L /usr/bin/time -f "%M" -o "$WORK/rss" "$D/prebuilt_bench" "$gguf" "$t" "$pp" "$tg" "$reps" \
         > "$WORK/llama.json" 2> "$WORK/llama.err" || { cat "$WORK/llama.err" >&2; exit 1; }
       llama_rss=$(tail -1 "$WORK/rss")
+      # Load, one prompt token, one decode step, exit (page cache warm for both).
+      /usr/bin/time -f "%e" -o "$WORK/wall" "$SMOL" bench -m "$gguf" -p 1 -n 1 -t "$t" -r 1 --json > /dev/null
+      smol_wall=$(tail -1 "$WORK/wall")
+      LLAMA_BINS=$L /usr/bin/time -f "%e" -o "$WORK/wall" "$D/prebuilt_bench" "$gguf" "$t" 1 1 1 > /dev/null 2>&1
+      llama_wall=$(tail -1 "$WORK/wall")
       python3 - "$shape" "$type" "$t" "$bytes" "$smol_rss" "$llama_rss" "$WORK/smol.json" "$WORK/llama.json" \
-        >> "$RESULTS" <<'EOF'
+        "$smol_wall" "$llama_wall" >> "$RESULTS" <<'EOF'
 import json, sys
-shape, type_, threads, size, smol_rss, llama_rss, smol_file, llama_file = sys.argv[1:]
+shape, type_, threads, size, smol_rss, llama_rss, smol_file, llama_file, smol_wall, llama_wall = sys.argv[1:]
 smol = {r["test"]: r for r in json.load(open(smol_file))}
 llama = json.load(open(llama_file))
 row = {"kind": "bench", "shape": shape, "type": type_, "threads": int(threads), "file_bytes": int(size),
-       "smol_rss_kb": int(smol_rss), "llama_rss_kb": int(llama_rss)}
+       "smol_rss_kb": int(smol_rss), "llama_rss_kb": int(llama_rss),
+       "smol_load_s": next(iter(smol.values())).get("load_seconds", float("nan")),
+       "smol_wall_s": float(smol_wall), "llama_wall_s": float(llama_wall)}
 for test in ("pp", "tg"):
     key = next(k for k in smol if k.startswith(test))
     row[test] = key
@@ -117,8 +133,8 @@ rows = [json.loads(line) for line in open(sys.argv[1])]
 bw = {r["threads"]: r["gbs"] for r in rows if r["kind"] == "membw"}
 print(f"memory read bandwidth: " + ", ".join(f"{t} thread(s) {g:.1f} GB/s" for t, g in sorted(bw.items())))
 print()
-print("| shape | type | threads | smol pp | llama.cpp pp | ratio | smol tg | llama.cpp tg | ratio | tg % of bandwidth limit (smol) | peak RSS smol / llama.cpp (MB) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| shape | type | threads | smol pp | llama.cpp pp | ratio | smol tg | llama.cpp tg | ratio | tg % of bandwidth limit (smol) | peak RSS smol / llama.cpp (MB) | smol load (s) | load + 1 token, smol / llama.cpp (s) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     if r["kind"] != "bench":
         continue
@@ -129,10 +145,12 @@ for r in rows:
     print(f"| {r['shape']} | {r['type']} | {r['threads']} "
           f"| {r['smol_pp']:.1f} ± {r['smol_pp_sd']:.1f} | {r['llama_pp']:.1f} | {r['smol_pp'] / r['llama_pp']:.2f}x "
           f"| {r['smol_tg']:.1f} ± {r['smol_tg_sd']:.1f} | {r['llama_tg']:.1f} | {r['smol_tg'] / r['llama_tg']:.2f}x "
-          f"| {pct} | {r['smol_rss_kb'] / 1024:.0f} / {r['llama_rss_kb'] / 1024:.0f} |")
+          f"| {pct} | {r['smol_rss_kb'] / 1024:.0f} / {r['llama_rss_kb'] / 1024:.0f} "
+          f"| {r['smol_load_s']:.2f} | {r['smol_wall_s']:.2f} / {r['llama_wall_s']:.2f} |")
 bench = [r for r in rows if r["kind"] == "bench"]
 if bench:
     print()
-    print(f"pp = {bench[-1]['pp']}, tg = {bench[-1]['tg']}, tokens/s; smol: smol bench (mean ± sd); llama.cpp: "
+    tests = ", ".join(sorted({f"{r['shape']}: {r['pp']}/{r['tg']}" for r in bench}))
+    print(f"pp/tg tokens ({tests}), tokens/s; smol: smol bench (mean ± sd); llama.cpp: "
           "node-llama-cpp's prebuilt CPU libraries via prebuilt_bench (mean of the runs after a warm-up)")
 EOF

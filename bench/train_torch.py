@@ -91,6 +91,19 @@ class Model(nn.Module):
         return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
+def blas_library():
+    """The BLAS torch's float32 matmuls went to: the libblas.so.3 this process mapped."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1]
+                if "libblas.so" in path or "libopenblas" in path:
+                    return "openblas" if "openblas" in path else "reference" if "/blas/" in path else path
+    except OSError:
+        pass
+    return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -128,7 +141,7 @@ def main():
         loss = step(i)
     dt = time.perf_counter() - t0
     n_params = sum(p.numel() for p in model.parameters())
-    print(json.dumps({"impl": "pytorch " + torch.__version__, "precision": a.precision, "threads": a.threads,
+    print(json.dumps({"impl": "pytorch " + torch.__version__, "blas": blas_library(), "precision": a.precision, "threads": a.threads,
                       "batch": a.batch, "seq_len": a.seq_len, "layers": a.layers, "params": n_params,
                       "steps": a.steps, "tokens_per_s": round(a.batch * a.seq_len * a.steps / dt, 1),
                       "step_s": round(dt / a.steps, 3),

@@ -29,17 +29,23 @@ struct ParamTensor {
   bool is_matrix = false;  // ndim >= 2: gets weight decay by default
 };
 
-struct LayerParams {
-  float *attn_norm, *q, *k, *v, *o, *mlp_norm, *gate, *up, *down;
+// The model's code is templated on the scalar like the layers (train_layers.hpp): the trainer
+// runs float, the whole-model finite-difference gradient check runs the same code in double.
+template <typename T>
+struct BasicLayerParams {
+  T *attn_norm, *q, *k, *v, *o, *mlp_norm, *gate, *up, *down;
 };
+using LayerParams = BasicLayerParams<float>;
 
 // Pointers to each tensor of one flat buffer: parameters, gradients, or optimizer moments.
-struct ParamPtrs {
-  float* embed = nullptr;
-  std::vector<LayerParams> layers;
-  float* final_norm = nullptr;
-  float* lm_head = nullptr;  // == embed when the embeddings are tied: one tensor, two uses
+template <typename T>
+struct BasicParamPtrs {
+  T* embed = nullptr;
+  std::vector<BasicLayerParams<T>> layers;
+  T* final_norm = nullptr;
+  T* lm_head = nullptr;  // == embed when the embeddings are tied: one tensor, two uses
 };
+using ParamPtrs = BasicParamPtrs<float>;
 
 class ParamLayout {
  public:
@@ -47,7 +53,8 @@ class ParamLayout {
   explicit ParamLayout(const ModelConfig& config);
   const std::vector<ParamTensor>& tensors() const { return tensors_; }
   size_t size() const { return size_; }  // floats in the flat buffer
-  ParamPtrs bind(float* base) const;
+  template <typename T>  // float or double
+  BasicParamPtrs<T> bind(T* base) const;
   ParamPtrs bind(const float* base) const { return bind(const_cast<float*>(base)); }
 
  private:
@@ -82,38 +89,44 @@ struct ForwardOptions {
 
 // Everything the backward needs from the forward, for batch x seq_len tokens, plus the
 // backward's scratch. Allocated once and reused every step.
-class Activations {
+template <typename T>
+class BasicActivations {
  public:
-  Activations(const ModelConfig& config, int batch, int seq_len, bool with_dropout);
+  BasicActivations(const ModelConfig& config, int batch, int seq_len, bool with_dropout);
   int batch() const { return batch_; }
   int seq_len() const { return seq_len_; }
   size_t bytes() const;
 
   struct Layer {
-    std::vector<float> x, rstd1, norm1, q, k, v, probs, attn, h, rstd2, norm2, gate, up, act;
-    std::vector<float> attn_mask, res1_mask, res2_mask;  // dropout scales, empty when off
+    std::vector<T> x, rstd1, norm1, q, k, v, probs, attn, h, rstd2, norm2, gate, up, act;
+    std::vector<T> attn_mask, res1_mask, res2_mask;  // dropout scales, empty when off
   };
   std::vector<Layer> layers;
-  std::vector<float> x_final, rstd_final, norm_final, logits, losses;
-  std::vector<float> rope_cos, rope_sin;
+  std::vector<T> x_final, rstd_final, norm_final, logits, losses;
+  std::vector<T> rope_cos, rope_sin;
   // Backward scratch, reused by every layer.
-  std::vector<float> dres, dres_prev, dbranch, dnorm, dq, dk, dv, dattn, dact, dgate, dup;
-  std::vector<float> branch;  // forward scratch: a projection before the residual add
+  std::vector<T> dres, dres_prev, dbranch, dnorm, dq, dk, dv, dattn, dact, dgate, dup;
+  std::vector<T> branch;  // forward scratch: a projection before the residual add
 
  private:
   int batch_, seq_len_;
 };
+using Activations = BasicActivations<float>;
 
 // Runs the model on `inputs` (batch x seq_len ids) and returns the SUM of the cross-entropy
 // over the targets that are >= 0 (negative targets are not scored). Dropout is applied
-// when options.dropout > 0 (pass 0 for evaluation).
-double model_forward(const ModelConfig& config, const ParamPtrs& params, const int32_t* inputs,
-                     const int32_t* targets, Activations& acts, ThreadPool& pool, const ForwardOptions& options);
+// when options.dropout > 0 (pass 0 for evaluation). T is float or double (where the
+// precision option is ignored: double matmuls are plain loops).
+template <typename T>
+double model_forward(const ModelConfig& config, const BasicParamPtrs<T>& params, const int32_t* inputs,
+                     const int32_t* targets, BasicActivations<T>& acts, ThreadPool& pool,
+                     const ForwardOptions& options);
 
 // Accumulates into `grads` the gradient of dloss * (summed loss of the last forward).
 // Uses (and destroys) what model_forward left in `acts`.
-void model_backward(const ModelConfig& config, const ParamPtrs& params, const ParamPtrs& grads,
-                    const int32_t* inputs, const int32_t* targets, double dloss, Activations& acts,
+template <typename T>
+void model_backward(const ModelConfig& config, const BasicParamPtrs<T>& params, const BasicParamPtrs<T>& grads,
+                    const int32_t* inputs, const int32_t* targets, double dloss, BasicActivations<T>& acts,
                     ThreadPool& pool, const ForwardOptions& options);
 
 }  // namespace smol

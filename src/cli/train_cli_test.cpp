@@ -203,7 +203,15 @@ TEST_F(TrainCli, MpiTwoRanksEqualOneProcess) {
   }
 }
 #else
-TEST_F(TrainCli, MpiTwoRanksEqualOneProcess) { GTEST_SKIP() << "built without MPI"; }
+// CI installs Open MPI (scripts/install-deps.sh), so a build that missed it must not pass
+// silently there: with mpirun on the machine, a build without MPI fails this test.
+TEST_F(TrainCli, MpiTwoRanksEqualOneProcess) {
+  for (const char* mpirun : {"/usr/bin/mpirun", "/usr/bin/mpiexec"}) {
+    ASSERT_FALSE(fs::exists(mpirun)) << mpirun << " is installed but smol was built without MPI (is libopenmpi-dev "
+                                     << "installed? CMake's FindMPI did not find it)";
+  }
+  GTEST_SKIP() << "built without MPI";
+}
 #endif
 
 }  // namespace

@@ -3,7 +3,8 @@
 
 namespace smol {
 
-Activations::Activations(const ModelConfig& c, int batch, int seq_len, bool with_dropout)
+template <typename T>
+BasicActivations<T>::BasicActivations(const ModelConfig& c, int batch, int seq_len, bool with_dropout)
     : batch_(batch), seq_len_(seq_len) {
   const size_t n = static_cast<size_t>(batch) * seq_len;
   const size_t hidden = c.hidden_size, ffn = c.intermediate_size;
@@ -48,7 +49,8 @@ Activations::Activations(const ModelConfig& c, int batch, int seq_len, bool with
   for (auto* v : {&dact, &dgate, &dup}) v->resize(n * ffn);
 }
 
-size_t Activations::bytes() const {
+template <typename T>
+size_t BasicActivations<T>::bytes() const {
   size_t floats = 0;
   for (const Layer& l : layers) {
     for (const auto* v : {&l.x, &l.rstd1, &l.norm1, &l.q, &l.k, &l.v, &l.probs, &l.attn, &l.h, &l.rstd2, &l.norm2,
@@ -60,7 +62,10 @@ size_t Activations::bytes() const {
                         &dbranch, &dnorm, &dq, &dk, &dv, &dattn, &dact, &dgate, &dup, &branch}) {
     floats += v->size();
   }
-  return floats * sizeof(float);
+  return floats * sizeof(T);
 }
+
+template class BasicActivations<float>;
+template class BasicActivations<double>;
 
 }  // namespace smol

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "smol/half.hpp"
@@ -26,6 +28,14 @@ struct Case {
   int64_t m, n, k;
   bool a_transposed, b_transposed, accumulate;
 };
+
+// Printed from the fields (gtest would otherwise dump the struct's bytes, padding included,
+// and ctest's test names, which carry GetParam(), would change from build to build).
+std::string case_name(const Case& c) {
+  return "m" + std::to_string(c.m) + "_n" + std::to_string(c.n) + "_k" + std::to_string(c.k) +
+         (c.a_transposed ? "_At" : "") + (c.b_transposed ? "_Bt" : "") + (c.accumulate ? "_acc" : "");
+}
+void PrintTo(const Case& c, std::ostream* os) { *os << case_name(c); }
 
 class GemmTest : public ::testing::TestWithParam<Case> {};
 
@@ -56,7 +66,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{1, 1, 1, false, false, false}, Case{7, 33, 5, false, true, false},
                       Case{17, 65, 300, false, true, false}, Case{100, 40, 513, false, false, true},
                       Case{64, 576, 37, true, false, true}, Case{9, 1030, 70, false, true, false},
-                      Case{200, 3, 600, true, true, true}, Case{33, 17, 0, false, false, false}));
+                      Case{200, 3, 600, true, true, true}, Case{33, 17, 0, false, false, false}),
+    [](const ::testing::TestParamInfo<Case>& info) { return case_name(info.param); });
 
 // bf16 (the vdpbf16ps kernel where the CPU has it, else rounding while packing) against the
 // float64 product of the bf16-rounded operands, over the same awkward shapes.

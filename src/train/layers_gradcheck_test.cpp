@@ -10,6 +10,7 @@
 
 #include "smol/thread_pool.hpp"
 #include "smol/train_layers.hpp"
+#include "smol/train_model.hpp"
 #include "train/random.hpp"
 
 namespace smol {
@@ -231,6 +232,76 @@ TEST(Dropout, MaskHasTheRightRateAndScale) {
   fill_dropout_mask(again.data(), again.size(), 0.25f, 3);
   EXPECT_EQ(m, again);  // a pure function of the seed
 }
+
+// The layers composed: model_forward / model_backward (the trainer's code, run in double) on a
+// small 2-layer GQA model with dropout on (fixed masks: a pure function of the seed), one
+// ignored target, and the output layer tied to the embeddings (one tensor whose gradient sums
+// both uses) or separate. Every element of every tensor is checked, so the residual stream,
+// the final norm, the lm_head/cross-entropy and the embedding all are.
+class WholeModelGradCheck : public ::testing::TestWithParam<bool> {};
+
+TEST_P(WholeModelGradCheck, EveryParameterInFloat64) {
+  const bool tied = GetParam();
+  ModelConfig c;
+  c.hidden_size = 8;
+  c.intermediate_size = 12;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 2;
+  c.vocab_size = 11;
+  c.max_position_embeddings = 64;
+  c.rms_norm_eps = 1e-5f;
+  c.rope_theta = 10000.0f;
+  c.tie_word_embeddings = tied;
+  const ParamLayout layout(c);
+  EXPECT_EQ(layout.tensors().back().name == "lm_head.weight", !tied);
+  Vec params = random_vec(layout.size(), 30, 0.5);
+  for (const ParamTensor& t : layout.tensors()) {
+    if (!t.is_matrix) {
+      for (size_t i = 0; i < t.numel; ++i) params[t.offset + i] += 1.0;  // norm weights near 1
+    }
+  }
+  const int B = 2, T = 5;
+  std::vector<int32_t> in(B * T), tgt(B * T);
+  for (int i = 0; i < B * T; ++i) {
+    in[i] = (i * 7 + 3) % c.vocab_size;
+    tgt[i] = i == 3 ? -1 : (i * 5 + 2) % c.vocab_size;
+  }
+  const double dloss = 1.0 / (B * T - 1);  // mean over the scored targets
+  ThreadPool pool(2);
+  BasicActivations<double> acts(c, B, T, true);
+  ForwardOptions fo;
+  fo.dropout = 0.25f;
+  fo.dropout_seed = 1234;
+  fo.first_row = 3;
+  auto objective = [&] {
+    return dloss * model_forward(c, layout.bind(params.data()), in.data(), tgt.data(), acts, pool, fo);
+  };
+  const double with_dropout = objective();
+  ForwardOptions off;
+  EXPECT_NE(dloss * model_forward(c, layout.bind(params.data()), in.data(), tgt.data(), acts, pool, off),
+            with_dropout)
+      << "dropout had no effect";
+  EXPECT_EQ(objective(), with_dropout) << "the masks are not a pure function of the seed";
+
+  Vec grads(layout.size(), 0.0);
+  const BasicParamPtrs<double> g = layout.bind(grads.data());
+  if (tied) EXPECT_EQ(g.lm_head, g.embed);
+  model_backward(c, layout.bind(params.data()), g, in.data(), tgt.data(), dloss, acts, pool, fo);
+  for (const ParamTensor& t : layout.tensors()) {
+    Vec x(params.begin() + t.offset, params.begin() + t.offset + t.numel);
+    const Vec analytic(grads.begin() + t.offset, grads.begin() + t.offset + t.numel);
+    expect_gradient(x, analytic, [&] {
+      std::copy(x.begin(), x.end(), params.begin() + t.offset);
+      return objective();
+    }, t.name.c_str());
+    std::copy(x.begin(), x.end(), params.begin() + t.offset);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Output, WholeModelGradCheck, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "Tied" : "Untied"; });
 
 }  // namespace
 }  // namespace smol

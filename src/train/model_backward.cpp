@@ -10,13 +10,15 @@ namespace smol {
 
 namespace {
 
-void zero(std::vector<float>& v) { std::fill(v.begin(), v.end(), 0.0f); }
+template <typename Real>
+void zero(std::vector<Real>& v) { std::fill(v.begin(), v.end(), Real(0)); }
 
 }  // namespace
 
-void model_backward(const ModelConfig& c, const ParamPtrs& P, const ParamPtrs& G, const int32_t* inputs,
-                    const int32_t* targets, double dloss, Activations& acts, ThreadPool& pool,
-                    const ForwardOptions& options) {
+template <typename Real>
+void model_backward(const ModelConfig& c, const BasicParamPtrs<Real>& P, const BasicParamPtrs<Real>& G,
+                    const int32_t* inputs, const int32_t* targets, double dloss, BasicActivations<Real>& acts,
+                    ThreadPool& pool, const ForwardOptions& options) {
   const int B = acts.batch(), T = acts.seq_len(), N = B * T;
   const int H = c.hidden_size, F = c.intermediate_size, V = c.vocab_size, L = c.num_hidden_layers;
   const int q_dim = c.num_attention_heads * c.head_dim, kv_dim = c.num_key_value_heads * c.head_dim;
@@ -26,7 +28,7 @@ void model_backward(const ModelConfig& c, const ParamPtrs& P, const ParamPtrs& G
   const AttentionShape shape{B, T, c.num_attention_heads, c.num_key_value_heads, c.head_dim};
 
   // logits -> dlogits in place; the lm_head gradient lands in the embedding's when tied.
-  float* dlogits = acts.logits.data();
+  Real* dlogits = acts.logits.data();
   cross_entropy_backward(pool, dlogits, acts.logits.data(), targets, dloss, N, V);
   zero(acts.dnorm);
   matmul_backward(pool, acts.dnorm.data(), G.lm_head, dlogits, acts.norm_final.data(), P.lm_head, N, H, V, prec);
@@ -35,12 +37,12 @@ void model_backward(const ModelConfig& c, const ParamPtrs& P, const ParamPtrs& G
                    acts.rstd_final.data(), N, H);
 
   for (int l = L - 1; l >= 0; --l) {
-    const LayerParams& w = P.layers[l];
-    const LayerParams& g = G.layers[l];
-    Activations::Layer& a = acts.layers[l];
-    const float* attn_mask = dropout ? a.attn_mask.data() : nullptr;
-    const float* res1_mask = dropout ? a.res1_mask.data() : nullptr;
-    const float* res2_mask = dropout ? a.res2_mask.data() : nullptr;
+    const BasicLayerParams<Real>& w = P.layers[l];
+    const BasicLayerParams<Real>& g = G.layers[l];
+    typename BasicActivations<Real>::Layer& a = acts.layers[l];
+    const Real* attn_mask = dropout ? a.attn_mask.data() : nullptr;
+    const Real* res1_mask = dropout ? a.res1_mask.data() : nullptr;
+    const Real* res2_mask = dropout ? a.res2_mask.data() : nullptr;
 
     // x_next = h + down(act) * mask2
     zero(acts.dres_prev);
@@ -79,5 +81,12 @@ void model_backward(const ModelConfig& c, const ParamPtrs& P, const ParamPtrs& G
   }
   embedding_backward(G.embed, acts.dres.data(), inputs, N, H);
 }
+
+template void model_backward<float>(const ModelConfig&, const BasicParamPtrs<float>&, const BasicParamPtrs<float>&,
+                                    const int32_t*, const int32_t*, double, BasicActivations<float>&, ThreadPool&,
+                                    const ForwardOptions&);
+template void model_backward<double>(const ModelConfig&, const BasicParamPtrs<double>&,
+                                     const BasicParamPtrs<double>&, const int32_t*, const int32_t*, double,
+                                     BasicActivations<double>&, ThreadPool&, const ForwardOptions&);
 
 }  // namespace smol

@@ -45,9 +45,10 @@ ParamLayout::ParamLayout(const ModelConfig& c) : n_layers_(c.num_hidden_layers),
   if (!c.tie_word_embeddings) add("lm_head.weight", {c.vocab_size, hidden}, L);
 }
 
-ParamPtrs ParamLayout::bind(float* base) const {
+template <typename T>
+BasicParamPtrs<T> ParamLayout::bind(T* base) const {
   // Follows the order the constructor added the tensors in.
-  ParamPtrs p;
+  BasicParamPtrs<T> p;
   size_t i = 0;
   auto next = [&] { return base + tensors_[i++].offset; };
   p.embed = next();
@@ -67,6 +68,8 @@ ParamPtrs ParamLayout::bind(float* base) const {
   p.lm_head = tied_ ? p.embed : next();
   return p;
 }
+template BasicParamPtrs<float> ParamLayout::bind<float>(float*) const;
+template BasicParamPtrs<double> ParamLayout::bind<double>(double*) const;
 
 namespace {
 
