@@ -30,6 +30,12 @@ void rope_row(const ModelConfig& c, int pos, float* cos_out, float* sin_out) {
 // From this many rows on, per-row work (norms, RoPE) is split over the pool.
 constexpr int kParallelRows = 16;
 
+// Every token of the batch belongs to one sequence (every prompt and decode step outside the
+// server's continuous batching).
+bool one_sequence(std::span<const TokenSlot> slots) {
+  return std::all_of(slots.begin(), slots.end(), [&](const TokenSlot& s) { return s.kv == slots[0].kv; });
+}
+
 void add_in_place(float* acc, const float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) acc[i] += x[i];
 }
@@ -44,9 +50,8 @@ void Model::attention(int layer, std::span<const TokenSlot> slots, ForwardBuffer
 
   // One sequence's consecutive tokens (a prompt, or a single decode step) go to the kernels'
   // causal attention: tiled like a GEMM for many tokens, per head for few.
-  KvCache* first_kv = slots[0].kv;
-  const bool one_run = std::all_of(slots.begin(), slots.end(), [&](const TokenSlot& s) { return s.kv == first_kv; });
-  if (one_run) {
+  if (one_sequence(slots)) {
+    KvCache* first_kv = slots[0].kv;
     AttentionArgs args;
     args.q = buf.q.data();
     args.keys = first_kv->keys(layer, 0);
@@ -93,10 +98,8 @@ void Model::check_batch(std::span<const int32_t> tokens, std::span<const TokenSl
   if (static_cast<size_t>(buf.max_context) * pool.size() > buf.scores.size()) {
     throw Error("forward: buffers were sized for fewer threads");
   }
-  // One sequence (every prompt and decode step outside the server) needs no map: the check
-  // then allocates nothing per token.
-  const bool one_sequence =
-      std::all_of(slots.begin(), slots.end(), [&](const TokenSlot& s) { return s.kv == slots[0].kv; });
+  // One sequence needs no map: the check then allocates nothing per token.
+  const bool single = one_sequence(slots);
   std::map<const KvCache*, int> next_pos;
   for (int t = 0; t < n; ++t) {
     const TokenSlot& s = slots[t];
@@ -104,7 +107,7 @@ void Model::check_batch(std::span<const int32_t> tokens, std::span<const TokenSl
       throw Error(fmt::format("token id {} is outside the vocabulary of {} ids", tokens[t], c.vocab_size));
     }
     int expected = slots[0].kv->size() + t;
-    if (!one_sequence) {
+    if (!single) {
       auto [it, inserted] = next_pos.try_emplace(s.kv, s.kv->size());
       expected = it->second++;
     }
