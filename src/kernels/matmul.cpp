@@ -79,9 +79,9 @@ void matmul_dots(ThreadPool& pool, const float* x, int n_tokens, std::span<const
     acts = detail::carve_quantized_acts(pool.scratch(detail::quantized_acts_bytes(n_tokens, cols)), n_tokens, cols);
     for (int t = 0; t < n_tokens; ++t) detail::quantize_activation_row(x, acts, t);
   }
-  // About four chunks per thread, in multiples of the 4-row kernel.
-  const int64_t chunk = pool.size() == 1 ? std::max<int64_t>(total_rows, 4)
-                                         : std::max<int64_t>(16, (total_rows / (4 * pool.size()) + 3) / 4 * 4);
+  // About four chunks per thread, in multiples of the kernels' 8-row groups.
+  const int64_t chunk = pool.size() == 1 ? std::max<int64_t>(total_rows, 8)
+                                         : std::max<int64_t>(16, (total_rows / (4 * pool.size()) + 7) / 8 * 8);
   const Units units = split_rows(outputs, chunk);
   std::atomic<int64_t> next{0};
   pool.run([&](int, int) {

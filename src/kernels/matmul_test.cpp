@@ -4,7 +4,7 @@
 //     |y - ref| <= 1e-4 * sum_k |w_k x_k| + 1e-6;
 //   quantized weights with fewer than 8 tokens: activations are quantized to 8 bits per
 //     32 (d_b = max|x_b| / 127), so additionally |y - ref| <= 0.51 * sum_b d_b sum_{k in b} |w_k|,
-//     and for Q8_0 the relative L2 error over a matrix is < 1e-2.
+//     and for Q8_0 the relative L2 error over 32 or more outputs is < 1e-2.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -53,7 +53,8 @@ void expect_close(const StoredMatrix& m, const std::vector<float>& x, int n_toke
       ref2 += ref * ref;
     }
   }
-  if (m.type == WeightType::Q8_0) {
+  // A relative error over a few outputs is at the mercy of one small reference value.
+  if (m.type == WeightType::Q8_0 && m.rows * n_tokens >= 32) {
     EXPECT_LT(std::sqrt(err2 / ref2), 1e-2);
   }
   if (!quantized_acts) {
@@ -93,6 +94,8 @@ std::vector<Case> all_cases() {
   }
   cases.push_back({WeightType::F32, 19});  // no vector multiple: scalar tails
   cases.push_back({WeightType::F16, 100});
+  cases.push_back({WeightType::Q8_0, 544});  // an odd number of blocks: the VNNI kernel's tail
+  cases.push_back({WeightType::BF16, 1000});
   for (WeightType t : {WeightType::Q4_K, WeightType::Q6_K}) {
     for (int64_t cols : {256, 1536, 768}) cases.push_back({t, cols});
   }

@@ -1,4 +1,4 @@
-// Float-weight matvec (decode): four rows at a time share each activation load, bf16/f16
+// Float-weight matvec (decode): groups of rows share each activation load, bf16/f16
 // widened in registers. Memory-bound, so the point is few instructions per weight byte and
 // enough independent FMA chains to keep the loads flowing.
 #undef HWY_TARGET_INCLUDE
@@ -37,13 +37,13 @@ HWY_INLINE VF Widen(DF df, F16Row w) {
   return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(w.p)));
 }
 
-inline const void* address(const float* p) { return p; }
-inline const void* address(Bf16Row w) { return w.p; }
-inline const void* address(F16Row w) { return w.p; }
-
-// Bytes ahead of each row stream to prefetch; as in matvec_quant.cpp, hardware prefetch
-// alone keeps too few misses in flight for one core to reach memory bandwidth.
-constexpr int64_t kPrefetchBytes = 4096;
+inline const char* address(const float* p) { return reinterpret_cast<const char*>(p); }
+inline const char* address(Bf16Row w) { return reinterpret_cast<const char*>(w.p); }
+inline const char* address(F16Row w) { return reinterpret_cast<const char*>(w.p); }
+template <class Row>
+constexpr int64_t kElementBytes = 2;
+template <>
+constexpr int64_t kElementBytes<const float*> = 4;
 
 inline float scalar(const float* p) { return *p; }
 inline float scalar(Bf16Row w) { return bf16_to_f32(*w.p); }
@@ -52,27 +52,31 @@ inline const float* advance(const float* p, int64_t n) { return p + n; }
 inline Bf16Row advance(Bf16Row w, int64_t n) { return {w.p + n}; }
 inline F16Row advance(F16Row w, int64_t n) { return {w.p + n}; }
 
-// out[r] = row r . x for R rows `cols` apart, two accumulators per row.
+// out[r] = row r . x for R rows `cols` apart, two accumulators per row. Each row's stream is
+// prefetched `ahead` bytes on, one prefetch per cache line: the hardware prefetcher alone keeps
+// too few misses in flight for one core to reach memory bandwidth.
 template <int R, class Row>
-HWY_INLINE void Rows(Row w, int64_t cols, const float* x, float* out) {
+HWY_INLINE void Rows(Row w, int64_t cols, const float* x, int64_t ahead, float* out) {
   const DF df;
   const int64_t n = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t step_bytes = 2 * n * kElementBytes<Row>;
   VF acc0[R], acc1[R];
-  HWY_UNROLL(4)
+  HWY_UNROLL(8)
   for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = hn::Zero(df);
   int64_t i = 0;
   for (; i + 2 * n <= cols; i += 2 * n) {
     const VF x0 = hn::LoadU(df, x + i), x1 = hn::LoadU(df, x + i + n);
-    HWY_UNROLL(4)
+    HWY_UNROLL(8)
     for (int r = 0; r < R; ++r) {
-      hwy::Prefetch(static_cast<const char*>(address(advance(w, r * cols + i))) + kPrefetchBytes);
+      const char* line = address(advance(w, r * cols + i)) + ahead;
+      for (int64_t b = 0; b < step_bytes; b += 64) hwy::Prefetch(line + b);
       acc0[r] = hn::MulAdd(Widen(df, advance(w, r * cols + i)), x0, acc0[r]);
       acc1[r] = hn::MulAdd(Widen(df, advance(w, r * cols + i + n)), x1, acc1[r]);
     }
   }
   for (; i + n <= cols; i += n) {
     const VF x0 = hn::LoadU(df, x + i);
-    HWY_UNROLL(4)
+    HWY_UNROLL(8)
     for (int r = 0; r < R; ++r) acc0[r] = hn::MulAdd(Widen(df, advance(w, r * cols + i)), x0, acc0[r]);
   }
   for (int r = 0; r < R; ++r) {
@@ -83,15 +87,23 @@ HWY_INLINE void Rows(Row w, int64_t cols, const float* x, float* out) {
 }
 
 // Groups of rows outside, tokens inside: with a few tokens each group is read from memory
-// once and then hits L1.
+// once and then hits L1. Short rows go 8 at a time, long ones 4, so that a group stays within
+// about 10 KB of L1.
 template <class Row>
 void RowsAll(Row w, int64_t cols, int64_t n_rows, const float* x, int n_tokens, float* y, int64_t y_stride) {
+  const int64_t row_bytes = cols * kElementBytes<Row>;
+  const RowGrouping g = row_grouping(row_bytes);
   int64_t r = 0;
+  if (g.rows == 8) {
+    for (; r + 8 <= n_rows; r += 8) {
+      for (int t = 0; t < n_tokens; ++t) Rows<8>(advance(w, r * cols), cols, x + t * cols, g.ahead, y + t * y_stride + r);
+    }
+  }
   for (; r + 4 <= n_rows; r += 4) {
-    for (int t = 0; t < n_tokens; ++t) Rows<4>(advance(w, r * cols), cols, x + t * cols, y + t * y_stride + r);
+    for (int t = 0; t < n_tokens; ++t) Rows<4>(advance(w, r * cols), cols, x + t * cols, g.ahead, y + t * y_stride + r);
   }
   for (; r < n_rows; ++r) {
-    for (int t = 0; t < n_tokens; ++t) Rows<1>(advance(w, r * cols), cols, x + t * cols, y + t * y_stride + r);
+    for (int t = 0; t < n_tokens; ++t) Rows<1>(advance(w, r * cols), cols, x + t * cols, g.ahead, y + t * y_stride + r);
   }
 }
 

@@ -8,6 +8,7 @@
 #include "hwy/highway.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/matmul_internal.hpp"
 #include "kernels/quant_internal.hpp"
@@ -60,6 +61,12 @@ void QuantizeActivationRow(const float* x, const QuantizedActs& a, int t) {
     }
     sum32[b] = sum16[2 * b] + sum16[2 * b + 1];
   }
+  int32_t* corr = a.corr128 + t * cols / 4;
+  float* block_d8 = a.d8 + t * cols / 4;
+  for (int64_t g = 0; g < cols / 4; ++g) {
+    corr[g] = -128 * (q[4 * g] + q[4 * g + 1] + q[4 * g + 2] + q[4 * g + 3]);
+    block_d8[g] = d[g / 8];
+  }
 }
 
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
@@ -107,7 +114,8 @@ inline __m256i unpack_q4_0(const uint8_t* qs) {
 // R rows of 32-element blocks (Q8_0 or Q4_0) against one token; R rows share each
 // activation load and keep R independent accumulator chains.
 template <int R, bool kQ4>
-void RowsLegacy(const uint8_t* w, int64_t row_bytes, const int8_t* xq, const float* xd, int64_t nb, float* out) {
+void RowsLegacy(const uint8_t* w, int64_t row_bytes, const int8_t* xq, const float* xd, int64_t nb, int64_t ahead,
+                float* out) {
   constexpr int64_t kBlock = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
@@ -116,7 +124,7 @@ void RowsLegacy(const uint8_t* w, int64_t row_bytes, const int8_t* xq, const flo
     const float dx = xd[b];
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w + r * row_bytes + b * kBlock;
-      _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBytes, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + ahead, _MM_HINT_T0);
       const __m256i q = kQ4 ? unpack_q4_0(blk + 2) : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
       const __m256 s = _mm256_set1_ps(f16_scale(blk) * dx);
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8(q, x)), s, acc[r]);
@@ -278,25 +286,31 @@ void QuantDotRows(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t 
   auto xq = [&](int t) { return a.q + t * a.cols; };
   auto xd = [&](int t) { return a.d + t * nb; };
   int64_t r = 0;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  if (type == WeightType::Q8_0 && cpu_has_avx512_vnni()) {
+    q8_0_dot_rows_vnni(w, row_bytes, n_rows, a, n_tokens, y, y_stride);
+    return;
+  }
+#endif
   switch (type) {
     case WeightType::Q8_0:
     case WeightType::Q4_0: {
       const bool q4 = type == WeightType::Q4_0;
 #ifdef SMOL_HAVE_AVX2_DOT
-      for (; r + 4 <= n_rows; r += 4) {
+      const RowGrouping g = row_grouping(row_bytes);
+      auto rows = [&](auto group, int64_t r0) {
+        constexpr int kRows = decltype(group)::value;
         for (int t = 0; t < n_tokens; ++t) {
-          float* yt = y + t * y_stride + r;
-          if (q4) RowsLegacy<4, true>(w + r * row_bytes, row_bytes, xq(t), xd(t), nb, yt);
-          else RowsLegacy<4, false>(w + r * row_bytes, row_bytes, xq(t), xd(t), nb, yt);
+          float* yt = y + t * y_stride + r0;
+          if (q4) RowsLegacy<kRows, true>(w + r0 * row_bytes, row_bytes, xq(t), xd(t), nb, g.ahead, yt);
+          else RowsLegacy<kRows, false>(w + r0 * row_bytes, row_bytes, xq(t), xd(t), nb, g.ahead, yt);
         }
+      };
+      if (g.rows == 8) {
+        for (; r + 8 <= n_rows; r += 8) rows(std::integral_constant<int, 8>(), r);
       }
-      for (; r < n_rows; ++r) {
-        for (int t = 0; t < n_tokens; ++t) {
-          float* yt = y + t * y_stride + r;
-          if (q4) RowsLegacy<1, true>(w + r * row_bytes, row_bytes, xq(t), xd(t), nb, yt);
-          else RowsLegacy<1, false>(w + r * row_bytes, row_bytes, xq(t), xd(t), nb, yt);
-        }
-      }
+      for (; r + 4 <= n_rows; r += 4) rows(std::integral_constant<int, 4>(), r);
+      for (; r < n_rows; ++r) rows(std::integral_constant<int, 1>(), r);
 #else
       for (; r < n_rows; ++r) {
         for (int t = 0; t < n_tokens; ++t) y[t * y_stride + r] = RowLegacyScalar(w + r * row_bytes, q4, xq(t), xd(t), nb);
@@ -343,7 +357,8 @@ HWY_EXPORT(QuantDotRows);
 size_t quantized_acts_bytes(int n_tokens, int64_t cols) {
   const size_t n = static_cast<size_t>(n_tokens);
   auto round64 = [](size_t b) { return (b + 63) / 64 * 64; };
-  return round64(n * cols) + 2 * round64(n * cols / 32 * sizeof(float)) + round64(n * cols / 16 * sizeof(float));
+  return round64(n * cols) + 2 * round64(n * cols / 32 * sizeof(float)) + round64(n * cols / 16 * sizeof(float)) +
+         2 * round64(n * cols / 4 * sizeof(float));
 }
 
 QuantizedActs carve_quantized_acts(void* scratch, int n_tokens, int64_t cols) {
@@ -359,6 +374,10 @@ QuantizedActs carve_quantized_acts(void* scratch, int n_tokens, int64_t cols) {
   a.sum32 = reinterpret_cast<float*>(p);
   p += round64(n * cols / 32 * sizeof(float));
   a.sum16 = reinterpret_cast<float*>(p);
+  p += round64(n * cols / 16 * sizeof(float));
+  a.corr128 = reinterpret_cast<int32_t*>(p);
+  p += round64(n * cols / 4 * sizeof(int32_t));
+  a.d8 = reinterpret_cast<float*>(p);
   return a;
 }
 
