@@ -112,7 +112,7 @@ class GgufFile {
   // in bounds, known value and tensor types, block-multiple rows, aligned offsets, tensor data
   // inside the file and not overlapping, unique keys and names): every problem throws
   // smol::Error naming the file and, where one is at fault, the key or tensor.
-  static GgufFile open(const std::filesystem::path& path);
+  static GgufFile open(const std::filesystem::path& path, LoadMode mode = LoadMode::Map);
 
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }

@@ -5,13 +5,21 @@
 
 namespace smol {
 
+// How a model file's bytes are held. Map: a read-only mapping of the file (shared with the page
+// cache, read lazily; several processes share it). Read: a private copy on transparent huge
+// pages where the kernel offers them; decode streams every weight once per token, and with
+// 4 KB pages each page costs a TLB miss (measured: F16 135M decode 1.19x, Q8_0 1.05x faster).
+enum class LoadMode { Map, Read };
+
 class MappedFile {
  public:
   // Maps `path` read-only (private mapping). Throws smol::Error if it cannot be opened/mapped.
   static MappedFile open(const std::filesystem::path& path);
-  // Reads `path` into fresh page-aligned memory, placed `lead` bytes after the start of the
-  // allocation. Used when the file's payload would otherwise land misaligned.
+  // Reads `path` into fresh memory aligned to 2 MB and advised for transparent huge pages,
+  // placed `lead` bytes after that boundary (so that a file's payload can land aligned).
   static MappedFile read_copy(const std::filesystem::path& path, size_t lead);
+  // open() or read_copy(path, 0).
+  static MappedFile load(const std::filesystem::path& path, LoadMode mode);
 
   MappedFile() = default;
   MappedFile(MappedFile&& other) noexcept;

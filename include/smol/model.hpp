@@ -77,9 +77,10 @@ enum class Logits { Last, All };
 class Model {
  public:
   // Loads a Hugging Face folder (config.json (+ generation_config.json), model.safetensors or
-  // a sharded index) or a llama-architecture .gguf file. Weights stay memory-mapped (a GGUF's
-  // Q/K rows are copied once, back into Hugging Face's order).
-  static std::unique_ptr<Model> load(const std::filesystem::path& path);
+  // a sharded index) or a llama-architecture .gguf file. The weights are read into private
+  // memory on huge pages (LoadMode::Read) or stay memory-mapped (LoadMode::Map); a GGUF's Q/K
+  // rows are copied once, back into Hugging Face's order.
+  static std::unique_ptr<Model> load(const std::filesystem::path& path, LoadMode mode = LoadMode::Read);
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }

@@ -33,7 +33,7 @@ class SafetensorsFile {
  public:
   // Maps and validates the whole header: every problem throws smol::Error naming the file and,
   // where one is at fault, the tensor.
-  static SafetensorsFile open(const std::filesystem::path& path);
+  static SafetensorsFile open(const std::filesystem::path& path, LoadMode mode = LoadMode::Map);
 
   const TensorView* find(const std::string& name) const;  // nullptr if absent
   const TensorView& get(const std::string& name) const;   // throws smol::Error if absent
@@ -54,7 +54,7 @@ class SafetensorsFile {
 class TensorStore {
  public:
   // `dir` is a model folder; a path to a single .safetensors file is accepted too.
-  static TensorStore open_folder(const std::filesystem::path& dir);
+  static TensorStore open_folder(const std::filesystem::path& dir, LoadMode mode = LoadMode::Map);
 
   const TensorView* find(const std::string& name) const;  // nullptr if absent
   const TensorView& get(const std::string& name) const;   // "<dir>: tensor X missing"

@@ -213,9 +213,9 @@ void check_extents(std::vector<TensorInfo>& infos, uint64_t data_size, const std
 
 }  // namespace
 
-GgufFile GgufFile::open(const std::filesystem::path& path) {
+GgufFile GgufFile::open(const std::filesystem::path& path, LoadMode mode) {
   GgufFile file;
-  file.file_ = MappedFile::open(path);
+  file.file_ = MappedFile::load(path, mode);
   const std::string path_text = path.string();
   Cursor in(file.file_);
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -14,6 +15,11 @@
 #include "smol/error.hpp"
 
 namespace smol {
+
+namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+}  // namespace
+
 namespace {
 
 // Closes the descriptor on every path out of open()/read_copy().
@@ -72,12 +78,19 @@ MappedFile MappedFile::read_copy(const std::filesystem::path& path, size_t lead)
   MappedFile file;
   file.path_ = path;
   file.size_ = size;
-  const size_t length = lead + size + 1;  // never zero
+  // Reserved with a huge page of slack so the copy can start on a 2 MB boundary; the slack is
+  // never touched, so it costs address space only.
+  const size_t length = lead + size + 1 + kHugePage;  // never zero
   void* base = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (base == MAP_FAILED) fail(path, "cannot allocate memory for a copy", errno);
   file.map_base_ = base;
   file.map_length_ = length;
-  auto* out = static_cast<std::byte*>(base) + lead;
+  const uintptr_t aligned = (reinterpret_cast<uintptr_t>(base) + kHugePage - 1) / kHugePage * kHugePage;
+  auto* start = reinterpret_cast<std::byte*>(aligned);
+#ifdef MADV_HUGEPAGE
+  ::madvise(start, lead + size + 1, MADV_HUGEPAGE);  // advice only: ordinary pages where THP is off
+#endif
+  auto* out = start + lead;
   file.data_ = out;
   size_t done = 0;
   while (done < size) {
@@ -89,6 +102,10 @@ MappedFile MappedFile::read_copy(const std::filesystem::path& path, size_t lead)
   }
   ::mprotect(base, length, PROT_READ);  // same guarantees as a mapped file; failure is harmless
   return file;
+}
+
+MappedFile MappedFile::load(const std::filesystem::path& path, LoadMode mode) {
+  return mode == LoadMode::Read ? read_copy(path, 0) : open(path);
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept

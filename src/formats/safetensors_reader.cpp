@@ -201,8 +201,8 @@ int64_t TensorView::numel() const {
   return n;
 }
 
-SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
-  MappedFile mapped = MappedFile::open(path);
+SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path, LoadMode mode) {
+  MappedFile mapped = MappedFile::load(path, mode);
   uint64_t n = read_header_length(mapped);
   if ((kPrefixBytes + n) % kPayloadAlignment != 0) {
     // Unpadded header (old writers): a copy placed so the payload is aligned keeps every typed

@@ -24,12 +24,12 @@ bool is_plain_file_name(const std::string& name) {
 
 }  // namespace
 
-TensorStore TensorStore::open_folder(const std::filesystem::path& dir) {
+TensorStore TensorStore::open_folder(const std::filesystem::path& dir, LoadMode mode) {
   std::error_code ec;
   TensorStore store;
   store.source_ = dir;
   if (std::filesystem::is_regular_file(dir, ec)) {
-    store.files_.push_back(SafetensorsFile::open(dir));
+    store.files_.push_back(SafetensorsFile::open(dir, mode));
     for (const auto& [name, view] : store.files_.back().tensors()) store.index_.emplace(name, &view);
     return store;
   }
@@ -43,7 +43,7 @@ TensorStore TensorStore::open_folder(const std::filesystem::path& dir) {
     if (!std::filesystem::exists(single, ec)) {
       throw Error(fmt::format("{}: no {} or {} in the folder", dir.string(), kSingleFile, kIndexFile));
     }
-    store.files_.push_back(SafetensorsFile::open(single));
+    store.files_.push_back(SafetensorsFile::open(single, mode));
     for (const auto& [name, view] : store.files_.back().tensors()) store.index_.emplace(name, &view);
     return store;
   }
@@ -80,7 +80,7 @@ TensorStore TensorStore::open_folder(const std::filesystem::path& dir) {
       throw Error(fmt::format("{}: shard '{}' does not exist", where, printable(shard_name)));
     }
     slot = store.files_.size();
-    store.files_.push_back(SafetensorsFile::open(shard_path));
+    store.files_.push_back(SafetensorsFile::open(shard_path, mode));
   }
 
   for (const auto& [tensor, shard] : map_it->items()) {

@@ -30,7 +30,7 @@ ConvertSource ConvertSource::open(const std::filesystem::path& path) {
   ConvertSource s;
   s.path = path;
   if (std::filesystem::is_regular_file(path)) {
-    s.gguf = open_gguf_weights(path);
+    s.gguf = open_gguf_weights(path, LoadMode::Map);
     s.config = s.gguf->config;
     s.name = s.gguf->file.metadata().get_string("general.name", path.string()).value_or(path.stem().string());
   } else {

@@ -59,9 +59,9 @@ void repack_q5_0(GgufWeights& w, TensorView& view) {
 
 }  // namespace
 
-std::shared_ptr<const GgufWeights> open_gguf_weights(const std::filesystem::path& path) {
+std::shared_ptr<const GgufWeights> open_gguf_weights(const std::filesystem::path& path, LoadMode mode) {
   auto w = std::make_shared<GgufWeights>();
-  w->file = GgufFile::open(path);
+  w->file = GgufFile::open(path, mode);
   w->config = llama_config_from_gguf(w->file);
   for (const TensorView& t : w->file.tensors()) {
     const auto name = hf_tensor_name(t.name);

@@ -25,6 +25,6 @@ struct GgufWeights {
 // Opens `path`, reads the llama metadata and maps every tensor to its Hugging Face name.
 // Tensors with no Hugging Face counterpart (e.g. rope_freqs) are refused: smol would
 // otherwise silently compute something other than what the file describes.
-std::shared_ptr<const GgufWeights> open_gguf_weights(const std::filesystem::path& path);
+std::shared_ptr<const GgufWeights> open_gguf_weights(const std::filesystem::path& path, LoadMode mode);
 
 }  // namespace smol

@@ -10,14 +10,14 @@ Model::Model(ModelConfig config, TensorStore store, const std::string& source)
   weights_ = bind_weights(config_, store_, source);
 }
 
-std::unique_ptr<Model> Model::load(const std::filesystem::path& folder) {
+std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, LoadMode mode) {
   if (std::filesystem::is_regular_file(folder)) {
-    auto gguf = open_gguf_weights(folder);
+    auto gguf = open_gguf_weights(folder, mode);
     ModelConfig config = gguf->config;
     return std::unique_ptr<Model>(new Model(std::move(config), std::move(gguf), folder.string()));
   }
   ModelConfig config = ModelConfig::from_folder(folder);
-  TensorStore store = TensorStore::open_folder(folder);
+  TensorStore store = TensorStore::open_folder(folder, mode);
   return std::unique_ptr<Model>(new Model(std::move(config), std::move(store), folder.string()));
 }
 
