@@ -52,10 +52,10 @@ void quant_dot_rows(WeightType type, const uint8_t* w, int64_t row_bytes, int64_
                     const QuantizedActs& acts, int n_tokens, float* y, int64_t y_stride);
 
 // Whether this machine runs the AVX-512 VNNI kernel, and that kernel: quant_dot_rows for
-// Q8_0 weights.
+// Q8_0 and Q4_0 weights.
 bool cpu_has_avx512_vnni();
-void q8_0_dot_rows_vnni(const uint8_t* w, int64_t row_bytes, int64_t n_rows, const QuantizedActs& acts,
-                        int n_tokens, float* y, int64_t y_stride);
+void legacy_dot_rows_vnni(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t n_rows,
+                          const QuantizedActs& acts, int n_tokens, float* y, int64_t y_stride);
 
 // The same for float weights (F32/BF16/F16) against float activations x (n_tokens x cols).
 void float_dot_rows(WeightType type, const void* w, int64_t cols, int64_t n_rows, const float* x, int n_tokens,

@@ -95,6 +95,7 @@ std::vector<Case> all_cases() {
   cases.push_back({WeightType::F32, 19});  // no vector multiple: scalar tails
   cases.push_back({WeightType::F16, 100});
   cases.push_back({WeightType::Q8_0, 544});  // an odd number of blocks: the VNNI kernel's tail
+  cases.push_back({WeightType::Q4_0, 544});
   cases.push_back({WeightType::BF16, 1000});
   for (WeightType t : {WeightType::Q4_K, WeightType::Q6_K}) {
     for (int64_t cols : {256, 1536, 768}) cases.push_back({t, cols});

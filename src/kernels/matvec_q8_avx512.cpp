@@ -1,11 +1,12 @@
-// Q8_0 rows against 8-bit activations with AVX-512 VNNI: two 32-value blocks per 512-bit
-// step, one vpdpbusd each. Built for that instruction set only (a target attribute, not the
+// Q8_0 and Q4_0 rows against 8-bit activations with AVX-512 VNNI: two 32-value blocks per
+// 512-bit step, one vpdpbusd each. Built for that instruction set only (a target attribute, not the
 // whole file's flags), and called only on machines that have it (cpu_has_avx512_vnni).
 //
 // vpdpbusd multiplies unsigned by signed bytes, so the weights enter offset to unsigned
-// (w + 128, a sign-bit flip) and the accumulator starts at -128 times the sum of each lane's
-// four activations, which the activation quantizer stores once per token: the integer sums
-// are exact, as in the AVX2 kernel, and only the float scaling differs in rounding.
+// (Q8_0: w + 128, a sign-bit flip; Q4_0: the stored nibble, w + 8) and the accumulator starts
+// at -128 (-8) times the sum of each lane's four activations, which the activation quantizer
+// stores once per token: the integer sums are exact, as in the AVX2 kernel, and only the
+// float scaling differs in rounding.
 #include "kernels/matmul_internal.hpp"
 #include "smol/quant.hpp"
 
@@ -13,6 +14,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #define SMOL_VNNI_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c,fma")))
 
@@ -27,7 +29,10 @@ bool cpu_has_avx512_vnni() {
 
 namespace {
 
-constexpr int64_t kBlock = sizeof(BlockQ8_0);  // 34 bytes: f16 scale, 32 int8
+// Q8_0: f16 scale, 32 int8 (34 bytes). Q4_0: f16 scale, 16 bytes of nibbles (18 bytes), the
+// low nibbles values 0-15 and the high ones 16-31.
+template <bool kQ4>
+constexpr int64_t kBlock = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
 
 SMOL_VNNI_ATTR inline uint16_t load_u16(const uint8_t* p) {
   uint16_t v;
@@ -35,48 +40,88 @@ SMOL_VNNI_ATTR inline uint16_t load_u16(const uint8_t* p) {
   return v;
 }
 
-// The scales of two consecutive blocks, each spread over its 8 lanes.
+// Q4_0's two blocks are unpacked as [low nibbles 0, low 1, high 0, high 1] (16 bytes each), so
+// the activations' 16-byte quarters, and everything per lane, go in the order 0, 2, 1, 3.
+constexpr int kQuarterOrder = _MM_SHUFFLE(3, 1, 2, 0);
+
+// The weight scales of two consecutive blocks, each over the lanes that hold its values.
+template <bool kQ4>
 SMOL_VNNI_ATTR inline __m512 pair_scales(const uint8_t* blk) {
-  const __m128i halves = _mm_insert_epi16(_mm_cvtsi32_si128(load_u16(blk)), load_u16(blk + kBlock), 1);
-  const __m512i spread = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m128i halves = _mm_insert_epi16(_mm_cvtsi32_si128(load_u16(blk)), load_u16(blk + kBlock<kQ4>), 1);
+  const __m512i spread = kQ4 ? _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0)
+                             : _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
   return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_cvtph_ps(halves)));
 }
 
+// Two blocks' weights as unsigned bytes (w + 128 or w + 8).
+template <bool kQ4>
+SMOL_VNNI_ATTR inline __m512i pair_weights(const uint8_t* blk) {
+  if constexpr (kQ4) {
+    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kBlock<kQ4> + 2));
+    const __m256i both = _mm256_set_m128i(q1, q0);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i lo = _mm256_and_si256(both, m4);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(both, 4), m4);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  } else {
+    const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+    const __m256i q1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kBlock<kQ4> + 2));
+    const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+    return _mm512_xor_si512(q, _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+}
+
+// One block's weights as unsigned bytes, for an odd last block.
+template <bool kQ4>
+SMOL_VNNI_ATTR inline __m256i block_weights(const uint8_t* blk) {
+  if constexpr (kQ4) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
+  } else {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+    return _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)));
+  }
+}
+
 // out[r] = row r . x for R rows row_bytes apart, nb blocks each. Every row's stream is
-// prefetched `ahead` bytes on, one prefetch per cache line (a two-block step spans 68 bytes).
-template <int R>
-SMOL_VNNI_ATTR void rows_q8(const uint8_t* w, int64_t row_bytes, int64_t nb, const QuantizedActs& a, int t,
-                            int64_t ahead, float* out) {
+// prefetched `ahead` bytes on, one prefetch per cache line (a Q8_0 step spans 68 bytes).
+template <int R, bool kQ4>
+SMOL_VNNI_ATTR void rows_vnni(const uint8_t* w, int64_t row_bytes, int64_t nb, const QuantizedActs& a, int t,
+                              int64_t ahead, float* out) {
   const int8_t* xq = a.q + t * a.cols;
   const int32_t* corr = a.corr128 + t * a.cols / 4;
   const float* xd8 = a.d8 + t * a.cols / 4;
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  constexpr int kOffsetShift = kQ4 ? 4 : 0;  // -8 sum = (-128 sum) >> 4, exactly
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    const __m512i x = _mm512_loadu_si512(xq + 32 * b);
-    const __m512i c = _mm512_loadu_si512(corr + 8 * b);
-    const __m512 dx = _mm512_loadu_ps(xd8 + 8 * b);
+    __m512i x = _mm512_loadu_si512(xq + 32 * b);
+    __m512i c = _mm512_srai_epi32(_mm512_loadu_si512(corr + 8 * b), kOffsetShift);
+    __m512 dx = _mm512_loadu_ps(xd8 + 8 * b);
+    if constexpr (kQ4) {
+      x = _mm512_shuffle_i64x2(x, x, kQuarterOrder);
+      c = _mm512_shuffle_i64x2(c, c, kQuarterOrder);
+      dx = _mm512_shuffle_f32x4(dx, dx, kQuarterOrder);
+    }
     for (int r = 0; r < R; ++r) {
-      const uint8_t* blk = w + r * row_bytes + b * kBlock;
+      const uint8_t* blk = w + r * row_bytes + b * kBlock<kQ4>;
       _mm_prefetch(reinterpret_cast<const char*>(blk) + ahead, _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(blk) + ahead + 64, _MM_HINT_T0);
-      const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-      const __m256i q1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kBlock + 2));
-      const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
-      const __m512i dot = _mm512_dpbusd_epi32(c, _mm512_xor_si512(q, flip), x);
-      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(pair_scales(blk), dx), acc[r]);
+      if constexpr (!kQ4) _mm_prefetch(reinterpret_cast<const char*>(blk) + ahead + 64, _MM_HINT_T0);
+      const __m512i dot = _mm512_dpbusd_epi32(c, pair_weights<kQ4>(blk), x);
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(pair_scales<kQ4>(blk), dx), acc[r]);
     }
   }
   float tail[R] = {};
   if (b < nb) {  // an odd last block, on 256-bit vectors
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
-    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(corr + 8 * b));
+    const __m256i c =
+        _mm256_srai_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(corr + 8 * b)), kOffsetShift);
     for (int r = 0; r < R; ++r) {
-      const uint8_t* blk = w + r * row_bytes + b * kBlock;
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-      const __m256i dot = _mm256_dpbusd_epi32(c, _mm256_xor_si256(q, _mm512_castsi512_si256(flip)), x);
+      const uint8_t* blk = w + r * row_bytes + b * kBlock<kQ4>;
+      const __m256i dot = _mm256_dpbusd_epi32(c, block_weights<kQ4>(blk), x);
       const __m256 s = _mm256_cvtepi32_ps(dot);
       __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
       h = _mm_add_ps(h, _mm_movehl_ps(h, h));
@@ -87,23 +132,33 @@ SMOL_VNNI_ATTR void rows_q8(const uint8_t* w, int64_t row_bytes, int64_t nb, con
   for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]) + tail[r];
 }
 
-}  // namespace
-
-SMOL_VNNI_ATTR void q8_0_dot_rows_vnni(const uint8_t* w, int64_t row_bytes, int64_t n_rows, const QuantizedActs& a,
-                                       int n_tokens, float* y, int64_t y_stride) {
+template <bool kQ4>
+SMOL_VNNI_ATTR void dot_rows_vnni(const uint8_t* w, int64_t row_bytes, int64_t n_rows, const QuantizedActs& a,
+                                  int n_tokens, float* y, int64_t y_stride) {
   const int64_t nb = a.cols / 32;
   const RowGrouping g = row_grouping(row_bytes);
+  auto rows = [&](auto group, int64_t r0) {
+    constexpr int kRows = decltype(group)::value;
+    for (int t = 0; t < n_tokens; ++t) {
+      rows_vnni<kRows, kQ4>(w + r0 * row_bytes, row_bytes, nb, a, t, g.ahead, y + t * y_stride + r0);
+    }
+  };
   int64_t r = 0;
   if (g.rows == 8) {
-    for (; r + 8 <= n_rows; r += 8) {
-      for (int t = 0; t < n_tokens; ++t) rows_q8<8>(w + r * row_bytes, row_bytes, nb, a, t, g.ahead, y + t * y_stride + r);
-    }
+    for (; r + 8 <= n_rows; r += 8) rows(std::integral_constant<int, 8>(), r);
   }
-  for (; r + 4 <= n_rows; r += 4) {
-    for (int t = 0; t < n_tokens; ++t) rows_q8<4>(w + r * row_bytes, row_bytes, nb, a, t, g.ahead, y + t * y_stride + r);
-  }
-  for (; r < n_rows; ++r) {
-    for (int t = 0; t < n_tokens; ++t) rows_q8<1>(w + r * row_bytes, row_bytes, nb, a, t, g.ahead, y + t * y_stride + r);
+  for (; r + 4 <= n_rows; r += 4) rows(std::integral_constant<int, 4>(), r);
+  for (; r < n_rows; ++r) rows(std::integral_constant<int, 1>(), r);
+}
+
+}  // namespace
+
+void legacy_dot_rows_vnni(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t n_rows,
+                          const QuantizedActs& a, int n_tokens, float* y, int64_t y_stride) {
+  if (type == WeightType::Q4_0) {
+    dot_rows_vnni<true>(w, row_bytes, n_rows, a, n_tokens, y, y_stride);
+  } else {
+    dot_rows_vnni<false>(w, row_bytes, n_rows, a, n_tokens, y, y_stride);
   }
 }
 
@@ -115,7 +170,7 @@ SMOL_VNNI_ATTR void q8_0_dot_rows_vnni(const uint8_t* w, int64_t row_bytes, int6
 
 namespace smol::detail {
 bool cpu_has_avx512_vnni() { return false; }
-void q8_0_dot_rows_vnni(const uint8_t*, int64_t, int64_t, const QuantizedActs&, int, float*, int64_t) {
+void legacy_dot_rows_vnni(WeightType, const uint8_t*, int64_t, int64_t, const QuantizedActs&, int, float*, int64_t) {
   throw Error("internal error: the AVX-512 VNNI kernel is not built for this machine");
 }
 }  // namespace smol::detail

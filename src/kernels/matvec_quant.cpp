@@ -287,8 +287,8 @@ void QuantDotRows(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t 
   auto xd = [&](int t) { return a.d + t * nb; };
   int64_t r = 0;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  if (type == WeightType::Q8_0 && cpu_has_avx512_vnni()) {
-    q8_0_dot_rows_vnni(w, row_bytes, n_rows, a, n_tokens, y, y_stride);
+  if ((type == WeightType::Q8_0 || type == WeightType::Q4_0) && cpu_has_avx512_vnni()) {
+    legacy_dot_rows_vnni(type, w, row_bytes, n_rows, a, n_tokens, y, y_stride);
     return;
   }
 #endif
