@@ -48,6 +48,7 @@ struct GenerateOptions {
   // Tokens ids that end generation (not printed); empty means the model's eos ids.
   std::optional<std::vector<int32_t>> stop_ids;
   int prefill_batch = 256;
+  WeightType cache_type = WeightType::F32;  // KV cache storage: F32, F16, BF16 or Q8_0
 };
 
 struct GenerateResult {
@@ -73,9 +74,9 @@ struct PerplexityResult {
 
 // Scores every token after the first given the ones before it, with no BOS added. Texts
 // longer than `context` are cut into consecutive non-overlapping windows of `context`
-// tokens, each scored from its second token.
+// tokens, each scored from its second token. The KV cache is stored as `cache_type`.
 PerplexityResult perplexity(const Model& model, ThreadPool& pool, std::span<const int32_t> tokens, int context,
-                            int batch = 256);
+                            int batch = 256, WeightType cache_type = WeightType::F32);
 
 // -log softmax(logits)[target], computed in double.
 double token_nll(std::span<const float> logits, int32_t target);

@@ -61,24 +61,45 @@ void softmax(float* x, int n);
 // gate[i] = silu(gate[i]) * up[i]
 void silu_mul(float* gate, const float* up, int n);
 
+// Cached keys or values in their stored type (F32, F16, BF16 or Q8_0): element e of position
+// j is element j * stride + e of one array of `type`. For Q8_0, stride is a multiple of 32, so
+// every position is whole blocks.
+struct KvView {
+  WeightType type = WeightType::F32;
+  const void* data = nullptr;
+  size_t stride = 0;
+};
+
+// Widens elements first .. first + n - 1 of position `pos` to float32.
+void widen_kv(const KvView& kv, size_t pos, size_t first, int n, float* out);
+
 // One attention head over cached keys/values: out = softmax(scale * q . K^T) . V, where key j
 // is keys[j * stride .. + head_dim) (likewise values) for j < n_keys. `scores` is caller
 // scratch of n_keys floats. Computed in float32.
 void attention_head(const float* q, const float* keys, const float* values, size_t stride, int n_keys,
                     int head_dim, float scale, float* scores, float* out);
 
+// The same over a cache of any KvView type: key j is elements offset .. offset + head_dim - 1
+// of position j. Keys and values are widened in registers; the math stays float32, and an F32
+// cache gives exactly what the overload above gives.
+void attention_head(const float* q, const KvView& keys, const KvView& values, size_t offset, int n_keys,
+                    int head_dim, float scale, float* scores, float* out);
+
 // Causal multi-head attention with grouped KV heads (GQA) for n_tokens queries at positions
-// start_pos .. start_pos + n_tokens - 1 over a float32 KV cache that already holds
-// positions 0 .. start_pos + n_tokens - 1:
+// start_pos .. start_pos + n_tokens - 1 over a KV cache that already holds positions
+// 0 .. start_pos + n_tokens - 1:
 //   out[t][h] = softmax_j<=start_pos+t(scale * q[t][h] . k[j][h / group]) . v[j][h / group]
-// q and out are n_tokens rows of n_heads * head_dim floats; key/value j of kv head g starts
-// at keys/values + j * kv_stride + g * head_dim. Splits (head, token tile) over the pool;
-// many tokens go through the same register-tiled kernel as prefill matmuls.
+// q and out are n_tokens rows of n_heads * head_dim floats; key/value j of kv head g is
+// elements j * kv_stride + g * head_dim .. + head_dim - 1 of keys/values, stored as kv_type
+// (F32, F16, BF16 or Q8_0, see KvView; the math is float32 either way). Splits (head, token
+// tile) over the pool; many tokens go through the same register-tiled kernel as prefill
+// matmuls.
 struct AttentionArgs {
   const float* q = nullptr;
-  const float* keys = nullptr;
-  const float* values = nullptr;
-  size_t kv_stride = 0;
+  const void* keys = nullptr;
+  const void* values = nullptr;
+  WeightType kv_type = WeightType::F32;
+  size_t kv_stride = 0;  // in elements
   float* out = nullptr;
   int n_tokens = 0;
   int start_pos = 0;

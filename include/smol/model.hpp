@@ -31,28 +31,43 @@ struct ModelWeights {
   MatrixView lm_head;  // the embedding itself when tie_word_embeddings
 };
 
-// Keys (after RoPE) and values of every layer for the positions seen so far, float32.
+// Keys (after RoPE) and values of every layer for the positions seen so far, stored as F32
+// (the default), F16, BF16 or Q8_0 (blocks of 32 values with an f16 scale; needs
+// num_key_value_heads * head_dim to be a multiple of 32). Each position's rows are converted
+// once when written; attention reads them in that type.
 class KvCache {
  public:
-  KvCache(const ModelConfig& config, int capacity);
+  KvCache(const ModelConfig& config, int capacity, WeightType type = WeightType::F32);
   int capacity() const { return capacity_; }
   int size() const { return size_; }
+  WeightType type() const { return type_; }
   void clear() { size_ = 0; }
   // Forgets everything from position `n` on (used to rewind a sequence).
   void truncate(int n);
-  float* keys(int layer, int pos) { return data_.data() + offset(layer, pos, 0); }
-  float* values(int layer, int pos) { return data_.data() + offset(layer, pos, 1); }
+  // Stores position `pos` of `layer`: kv_dim floats each of keys and values, converted.
+  void store(int layer, int pos, const float* keys, const float* values);
+  KvView keys(int layer) const { return view(layer, 0); }
+  KvView values(int layer) const { return view(layer, 1); }
+  // Bytes held for all layers and the whole capacity.
+  size_t bytes() const { return data_.size(); }
+  // Bytes one position takes over all layers, keys and values.
+  static size_t bytes_per_token(const ModelConfig& config, WeightType type);
 
  private:
   friend class Model;
-  int kv_dim() const { return kv_dim_; }
-  size_t offset(int layer, int pos, int which) const {
-    return ((static_cast<size_t>(layer) * 2 + which) * capacity_ + pos) * kv_dim_;
+  uint8_t* row(int layer, int pos, int which) {
+    return data_.data() + ((static_cast<size_t>(layer) * 2 + which) * capacity_ + pos) * row_bytes_;
   }
+  KvView view(int layer, int which) const {
+    return {type_, data_.data() + (static_cast<size_t>(layer) * 2 + which) * capacity_ * row_bytes_,
+            static_cast<size_t>(kv_dim_)};
+  }
+  WeightType type_;
   int capacity_;
   int kv_dim_;
+  size_t row_bytes_;
   int size_ = 0;
-  std::vector<float> data_;
+  std::vector<uint8_t> data_;
 };
 
 // Where one token of a batch goes: its sequence's cache and its position in that sequence.

@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "smol/kernels.hpp"
+
 namespace smol {
 
 class Engine;
@@ -18,6 +20,7 @@ struct ServerOptions {
   std::string api_key;    // when set, /v1/* requires "Authorization: Bearer <key>"
   std::string model_name; // the id /v1/models reports and responses carry
   int batch_tokens = 256; // tokens per forward step (prompt chunks + one per active sequence)
+  WeightType cache_type = WeightType::F32;  // KV cache storage: F32, F16, BF16 or Q8_0
   int shutdown_grace_ms = 5000;  // how long stop() lets active requests finish
   int step_delay_ms = 0;  // test hook: sleep after every step so timing tests are not races
 };

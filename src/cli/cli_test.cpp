@@ -87,6 +87,57 @@ TEST_P(CliFixture, ChatWrapsPromptWithTheModelsTemplate) {
   EXPECT_EQ(r.out, prompt["greedy_text"].get<std::string>());
 }
 
+// An f16 KV cache changes no greedy id on the fixtures, so the text is the reference's; q8_0
+// changes a few near-tied ids (src/model/model_test.cpp), so it only has to run.
+TEST_P(CliFixture, GreedyGenerationWithSmallerCaches) {
+  const auto prompt = expected_for(GetParam())["prompts"][0];
+  auto run = [&](const char* type) {
+    return run_process({smol(), "generate", "-m", model(), "-p", prompt["text"].get<std::string>(), "-n", "24",
+                        "--temp", "0", "--cache-type", type});
+  };
+  ProcessResult f16 = run("f16");
+  ASSERT_EQ(f16.exit_code, 0) << f16.err;
+  EXPECT_EQ(f16.out, prompt["greedy_text"].get<std::string>());
+  ProcessResult q8 = run("q8_0");
+  ASSERT_EQ(q8.exit_code, 0) << q8.err;
+  EXPECT_FALSE(q8.out.empty());
+  EXPECT_NE(q8.err.find("generated 24 tokens"), std::string::npos) << q8.err;
+}
+
+TEST(Cli, PerplexityWithAnF16CacheStaysClose) {
+  const auto model = (testing::fixtures_dir() / "tiny-f32").string();
+  const auto prompt = expected_for("tiny-f32")["prompts"][2];
+  const auto file = write_temp("ppl-f16.txt", prompt["text"].get<std::string>());
+  ProcessResult r = run_process({smol(), "perplexity", "-m", model, "-f", file.string(), "--json", "--cache-type", "f16"});
+  std::filesystem::remove(file);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const double expected = prompt["nll_mean"].get<double>();
+  EXPECT_LE(std::fabs(nlohmann::json::parse(r.out)["nll_mean"].get<double>() - expected), 1e-3 * expected);
+}
+
+TEST(Cli, BenchTimesEachCacheTypeAtADepth) {
+  const auto model = (testing::fixtures_dir() / "tiny-f32").string();
+  ProcessResult r = run_process({smol(), "bench", "-m", model, "-p", "8", "-n", "4", "-d", "4", "-r", "1", "-t", "1",
+                                 "--cache-type", "f32,q8_0", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto results = nlohmann::json::parse(r.out);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0]["test"], "pp8 @ d4");
+  EXPECT_EQ(results[1]["test"], "tg4 @ d4");
+  EXPECT_EQ(results[2]["cache_type"], "q8_0");
+  // 2 layers x (keys + values) x a row of 32 values: 4 bytes each, or one 34-byte block.
+  EXPECT_EQ(results[0]["kv_bytes_per_token"], 512);
+  EXPECT_EQ(results[2]["kv_bytes_per_token"], 136);
+}
+
+TEST(Cli, EveryCommandWithAKvCacheTakesCacheType) {
+  for (const char* cmd : {"generate", "chat", "serve", "perplexity", "bench"}) {
+    ProcessResult r = run_process({smol(), cmd, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.out.find("--cache-type"), std::string::npos) << cmd;
+  }
+}
+
 TEST(Cli, TokenizeJsonlGivesOneArrayPerLine) {
   const auto model = (testing::fixtures_dir() / "tiny-f32").string();
   const auto expected = expected_for("tiny-f32")["prompts"];
@@ -150,6 +201,8 @@ TEST(Cli, BadCallsGiveOneLineErrors) {
       {{"generate", "-m", model, "-p", "hi", "--ctx", "999999"}, 1, "max_position_embeddings"},
       {{"perplexity", "-m", model, "-f", "/nonexistent.txt"}, 1, "/nonexistent.txt"},
       {{"tokenize", "-m", model}, 2, "-p"},
+      {{"generate", "-m", model, "-p", "hi", "--cache-type", "bogus"}, 2, "--cache-type"},
+      {{"perplexity", "-m", model, "-f", "/nonexistent.txt", "--cache-type", "q4_0"}, 2, "--cache-type"},
   };
   for (const auto& call : calls) {
     std::vector<std::string> argv = {smol()};

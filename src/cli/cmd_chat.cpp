@@ -30,6 +30,7 @@ struct ChatArgs {
   int n_predict = -1;
   int context = 0;
   int threads = 1;
+  WeightType cache_type = WeightType::F32;
   SamplingParams sampling;
 };
 
@@ -42,7 +43,7 @@ class ChatSession {
       : engine_(engine),
         system_(args.system),
         n_predict_(args.n_predict),
-        kv_(engine.model().config(), capacity(engine, args.context)),
+        kv_(engine.model().config(), capacity(engine, args.context), args.cache_type),
         buf_(engine.model().config(), 256, engine.pool().size(), kv_.capacity()),
         sampler_(args.sampling) {
     reset();
@@ -217,6 +218,7 @@ Command add_chat_command(CLI::App& root) {
   app->add_option("-c,--ctx", args->context, "Context size in tokens (default: 4096 or the model's maximum)")
       ->check(non_negative_number());
   add_threads_option(*app, args->threads);
+  add_cache_type_option(*app, args->cache_type);
   add_sampling_options(*app, args->sampling);
   return {app, [args] { return run_chat(*args); }};
 }

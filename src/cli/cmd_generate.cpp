@@ -22,6 +22,7 @@ struct GenerateArgs {
   int n_predict = 128;
   int context = 0;
   int threads = 1;
+  WeightType cache_type = WeightType::F32;
   SamplingParams sampling;
 };
 
@@ -42,6 +43,7 @@ int run_generate(const GenerateArgs& args) {
   options.max_new_tokens = args.n_predict;
   options.sampling = args.sampling;
   options.context = args.context;
+  options.cache_type = args.cache_type;
 
   Sampler probe(args.sampling);  // resolves a random seed once so it can be reported
   options.sampling.seed = probe.seed();
@@ -80,6 +82,7 @@ Command add_generate_command(CLI::App& root) {
   app->add_flag("--chat", args->chat, "Wrap the prompt as a user message with the model's chat template");
   app->add_option("--system", args->system, "System message for --chat");
   add_threads_option(*app, args->threads);
+  add_cache_type_option(*app, args->cache_type);
   add_sampling_options(*app, args->sampling);
   return {app, [args] { return run_generate(*args); }};
 }

@@ -17,6 +17,7 @@ struct PerplexityArgs {
   std::string file;
   int context = 0;
   int threads = 1;
+  WeightType cache_type = WeightType::F32;
   bool json = false;
 };
 
@@ -25,7 +26,7 @@ int run_perplexity(const PerplexityArgs& args) {
   Engine engine(resolve_model(args.model), args.threads);
   const std::vector<int32_t> tokens = engine.tokenizer().encode(text);
   const int context = args.context > 0 ? args.context : std::min(engine.model().config().max_position_embeddings, 2048);
-  const PerplexityResult r = perplexity(engine.model(), engine.pool(), tokens, context);
+  const PerplexityResult r = perplexity(engine.model(), engine.pool(), tokens, context, 256, args.cache_type);
   if (args.json) {
     nlohmann::json out = {{"tokens", r.tokens_scored}, {"nll_sum", r.nll_sum}, {"nll_mean", r.nll_mean()},
                           {"ppl", r.ppl()}};
@@ -48,6 +49,7 @@ Command add_perplexity_command(CLI::App& root) {
       ->check(non_negative_number());
   app->add_flag("--json", args->json, "Print {\"tokens\", \"nll_sum\", \"nll_mean\", \"ppl\"} as JSON");
   add_threads_option(*app, args->threads);
+  add_cache_type_option(*app, args->cache_type);
   return {app, [args] { return run_perplexity(*args); }};
 }
 

@@ -44,9 +44,10 @@ int run_serve(ServeArgs& args) {
   }
   Server server(engine, args.server);
   const int port = server.bind();
-  std::fprintf(stderr, "%s", fmt::format("smol serve: listening on http://{}:{} (model {}, {} slots, {} threads)\n",
-                                         args.server.host, port, args.model, args.server.parallel,
-                                         args.threads).c_str());
+  std::fprintf(stderr, "%s", fmt::format("smol serve: listening on http://{}:{} (model {}, {} slots, {} threads, {} KV "
+                                         "cache)\n",
+                                         args.server.host, port, args.model, args.server.parallel, args.threads,
+                                         cache_type_name(args.server.cache_type)).c_str());
   std::fflush(stderr);
 
   std::atomic<bool> signalled{false};
@@ -90,6 +91,7 @@ Command add_serve_command(CLI::App& root) {
   // Test hook, hidden from --help: slows each scheduler step so timing tests are not races.
   app->add_option("--debug-step-delay-ms", o.step_delay_ms)->check(CLI::Range(0, 10000))->group("");
   add_threads_option(*app, args->threads);
+  add_cache_type_option(*app, o.cache_type);
   return {app, [args] { return run_serve(*args); }};
 }
 

@@ -7,6 +7,7 @@
 
 #include "smol/error.hpp"
 #include "smol/hub.hpp"
+#include "smol/quant.hpp"
 
 namespace smol::cli {
 
@@ -32,6 +33,13 @@ CLI::Validator number_at_least(double low, bool inclusive) {
       },
       inclusive ? "NUMBER >= 0" : "NUMBER > 0");
 }
+
+struct CacheTypeName {
+  const char* name;
+  WeightType type;
+};
+constexpr CacheTypeName kCacheTypes[] = {
+    {"f32", WeightType::F32}, {"f16", WeightType::F16}, {"bf16", WeightType::BF16}, {"q8_0", WeightType::Q8_0}};
 
 }  // namespace
 
@@ -77,6 +85,40 @@ void add_sampling_options(CLI::App& app, SamplingParams& p) {
   app.add_option("--repeat-last-n", p.repeat_last_n, "Window of recent tokens for penalties (-1: all)")
       ->check(CLI::Range(-1, 1 << 30))->capture_default_str();
   app.add_option("--seed", p.seed, "Random seed (default: random, reported on stderr)");
+}
+
+CLI::Validator cache_type_names() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        for (const auto& t : kCacheTypes) {
+          if (value == t.name) return "";
+        }
+        return "expected f32, f16, bf16 or q8_0, got '" + value + "'";
+      },
+      "f32|f16|bf16|q8_0");
+}
+
+WeightType cache_type_from_name(const std::string& name) {
+  for (const auto& t : kCacheTypes) {
+    if (name == t.name) return t.type;
+  }
+  throw Error("unknown KV cache type '" + name + "': use f32, f16, bf16 or q8_0");
+}
+
+const char* cache_type_name(WeightType type) {
+  for (const auto& t : kCacheTypes) {
+    if (type == t.type) return t.name;
+  }
+  return weight_type_name(type);
+}
+
+void add_cache_type_option(CLI::App& app, WeightType& type) {
+  type = WeightType::F32;
+  app.add_option_function<std::string>(
+         "--cache-type", [&type](const std::string& name) { type = cache_type_from_name(name); },
+         "KV cache storage: f32, f16 or bf16 (half the memory), q8_0 (0.27x)")
+      ->check(cache_type_names())
+      ->default_str("f32");
 }
 
 std::string read_text_file(const std::filesystem::path& path) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "smol/kernels.hpp"
 #include "smol/sampler.hpp"
 
 namespace smol::cli {
@@ -22,6 +23,13 @@ void add_threads_option(CLI::App& app, int& threads);
 
 // --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --seed
 void add_sampling_options(CLI::App& app, SamplingParams& params);
+
+// --cache-type f32|f16|bf16|q8_0: how the KV cache stores keys and values (llama.cpp's
+// -ctk/-ctv, one flag for both). An unknown name is a command-line error (exit 2).
+void add_cache_type_option(CLI::App& app, WeightType& type);
+CLI::Validator cache_type_names();
+WeightType cache_type_from_name(const std::string& name);  // a name cache_type_names() accepts
+const char* cache_type_name(WeightType type);                // "f32", "f16", "bf16" or "q8_0"
 
 // Reads a whole file as bytes; smol::Error naming the file when it can't.
 std::string read_text_file(const std::filesystem::path& path);

@@ -37,7 +37,7 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
   const int capacity = std::min(limit, prompt_len + std::max(1, options.max_new_tokens));
   const int batch = std::min(options.prefill_batch, prompt_len);
 
-  KvCache kv(config, capacity);
+  KvCache kv(config, capacity, options.cache_type);
   ForwardBuffers buf(config, std::max(1, batch), engine.pool().size(), capacity);
   Sampler sampler(options.sampling);
   const std::vector<int32_t> stop_ids = options.stop_ids.value_or(

@@ -19,7 +19,7 @@ double token_nll(std::span<const float> logits, int32_t target) {
 }
 
 PerplexityResult perplexity(const Model& model, ThreadPool& pool, std::span<const int32_t> tokens, int context,
-                            int batch) {
+                            int batch, WeightType cache_type) {
   const ModelConfig& config = model.config();
   if (context < 2) throw Error(fmt::format("--ctx must be at least 2 to score anything, got {}", context));
   if (context > config.max_position_embeddings) {
@@ -30,7 +30,7 @@ PerplexityResult perplexity(const Model& model, ThreadPool& pool, std::span<cons
 
   const int window = std::min<int>(context, static_cast<int>(tokens.size()));
   const int step = std::min(batch, window);
-  KvCache kv(config, window);
+  KvCache kv(config, window, cache_type);
   ForwardBuffers buf(config, step, pool.size(), window);
   const size_t vocab = config.vocab_size;
 

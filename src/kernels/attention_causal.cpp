@@ -3,7 +3,8 @@
 // queries), S = Q K^T and O = softmax(S) V, so both go through the prefill GEMM tile:
 //   1. each kv head's keys are packed once, transposed into k-major panels of NR keys
 //      (head_dim x NR), and its values into panels of NR dims (keys x NR) -- shared by
-//      every query tile and every query head of the group;
+//      every query tile and every query head of the group; an F16/BF16/Q8_0 cache is
+//      widened to float32 here, once per key;
 //   2. per (head, tile of MR queries): S over the keys the tile's last query may see, a
 //      masked softmax per row, then O = P V, all in per-thread scratch.
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "kernels/matmul_internal.hpp"
 #include "smol/error.hpp"
 #include "smol/kernels.hpp"
+#include "smol/quant.hpp"
 #include "smol/thread_pool.hpp"
 
 namespace smol {
@@ -35,7 +37,19 @@ void validate(const AttentionArgs& a) {
   if (a.kv_stride < static_cast<size_t>(a.n_kv_heads) * a.head_dim) {
     throw Error("causal_attention: kv_stride is smaller than n_kv_heads * head_dim");
   }
+  const WeightType t = a.kv_type;
+  if (t != WeightType::F32 && t != WeightType::F16 && t != WeightType::BF16 && t != WeightType::Q8_0) {
+    throw Error(fmt::format("causal_attention: a KV cache cannot be {} (use F32, F16, BF16 or Q8_0)",
+                            weight_type_name(t)));
+  }
+  if (t == WeightType::Q8_0 && a.kv_stride % 32 != 0) {
+    throw Error(fmt::format("causal_attention: a Q8_0 KV cache needs kv_stride to be a multiple of 32, got {}",
+                            a.kv_stride));
+  }
 }
+
+KvView keys_view(const AttentionArgs& a) { return {a.kv_type, a.keys, a.kv_stride}; }
+KvView values_view(const AttentionArgs& a) { return {a.kv_type, a.values, a.kv_stride}; }
 
 void attention_per_head(ThreadPool& pool, const AttentionArgs& a) {
   const int n_keys_max = a.start_pos + a.n_tokens;
@@ -44,13 +58,14 @@ void attention_per_head(ThreadPool& pool, const AttentionArgs& a) {
   auto* scratch = static_cast<uint8_t*>(pool.scratch(scores_bytes * pool.size()));
   const int group = a.n_heads / a.n_kv_heads;
   const int items = a.n_tokens * a.n_heads;
+  const KvView keys = keys_view(a), values = values_view(a);
   pool.run([&](int thread, int n_threads) {
     auto* scores = reinterpret_cast<float*>(scratch + thread * scores_bytes);
     for (int item = thread; item < items; item += n_threads) {
       const int t = item / a.n_heads, h = item % a.n_heads;
       const size_t kv_offset = static_cast<size_t>(h / group) * a.head_dim;
-      attention_head(a.q + t * row + h * a.head_dim, a.keys + kv_offset, a.values + kv_offset, a.kv_stride,
-                     a.start_pos + t + 1, a.head_dim, a.scale, scores, a.out + t * row + h * a.head_dim);
+      attention_head(a.q + t * row + h * a.head_dim, keys, values, kv_offset, a.start_pos + t + 1, a.head_dim,
+                     a.scale, scores, a.out + t * row + h * a.head_dim);
     }
   });
 }
@@ -66,19 +81,25 @@ void attention_tiled(ThreadPool& pool, const AttentionArgs& a, const detail::Gem
   const size_t row = static_cast<size_t>(a.n_heads) * hd;
 
   // Shared: K panels [g][p][d][NR], V panels [g][q][j][NR]. Per thread: the query tile
-  // [d][MR], scores S [MR][keys] and their packed transpose P [keys][MR].
+  // [d][MR], scores S [MR][keys] and their packed transpose P [keys][MR], and one widened key
+  // row for packing a cache that is not float32.
   const size_t k_panel = static_cast<size_t>(hd) * nr;
   const size_t k_bytes = round64(static_cast<size_t>(a.n_kv_heads) * key_panels * k_panel * sizeof(float));
   const size_t v_panel = static_cast<size_t>(keys_padded) * nr;
   const size_t v_bytes = round64(static_cast<size_t>(a.n_kv_heads) * dim_panels * v_panel * sizeof(float));
   const size_t q_bytes = round64(static_cast<size_t>(hd) * mr * sizeof(float));
   const size_t s_bytes = round64(static_cast<size_t>(mr) * keys_padded * sizeof(float));
-  const size_t thread_bytes = q_bytes + 2 * s_bytes;
+  const size_t row_bytes = round64(static_cast<size_t>(hd) * sizeof(float));
+  const size_t thread_bytes = q_bytes + 2 * s_bytes + row_bytes;
   auto* scratch = static_cast<uint8_t*>(pool.scratch(k_bytes + v_bytes + pool.size() * thread_bytes));
   auto* kp = reinterpret_cast<float*>(scratch);
   auto* vp = reinterpret_cast<float*>(scratch + k_bytes);
 
+  const bool f32 = a.kv_type == WeightType::F32;
+  const KvView keys = keys_view(a), values = values_view(a);
   pool.run([&](int thread, int n_threads) {
+    auto* widened = reinterpret_cast<float*>(scratch + k_bytes + v_bytes + thread * thread_bytes + q_bytes +
+                                             2 * s_bytes);
     for (int item = thread; item < a.n_kv_heads * key_panels; item += n_threads) {
       const int g = item / key_panels, p = item % key_panels;
       float* kpanel = kp + (static_cast<size_t>(g) * key_panels + p) * k_panel;
@@ -86,11 +107,18 @@ void attention_tiled(ThreadPool& pool, const AttentionArgs& a, const detail::Gem
         const int key = p * nr + j;
         const bool real = key < n_keys_max;
         const size_t offset = real ? key * a.kv_stride + g * hd : 0;
-        for (int d = 0; d < hd; ++d) kpanel[d * nr + j] = real ? a.keys[offset + d] : 0.0f;
+        const float* key_row = nullptr;
+        if (real && f32) {
+          key_row = static_cast<const float*>(a.keys) + offset;
+        } else if (real) {
+          widen_kv(keys, key, static_cast<size_t>(g) * hd, hd, widened);
+          key_row = widened;
+        }
+        for (int d = 0; d < hd; ++d) kpanel[d * nr + j] = real ? key_row[d] : 0.0f;
         for (int q = 0; q < dim_panels; ++q) {
           float* vrow = vp + (static_cast<size_t>(g) * dim_panels + q) * v_panel + static_cast<size_t>(key) * nr;
           if (real) {
-            std::memcpy(vrow, a.values + offset + q * nr, nr * sizeof(float));
+            widen_kv(values, key, static_cast<size_t>(g) * hd + q * nr, nr, vrow);
           } else {
             std::memset(vrow, 0, nr * sizeof(float));
           }

@@ -1,12 +1,17 @@
-// causal_attention (both the per-head and the tiled path) against a float64 reference.
+// causal_attention (both the per-head and the tiled path) against a float64 reference, over
+// float32 caches and over F16/BF16/Q8_0 caches.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "kernels/test_util.hpp"
 #include "smol/error.hpp"
 #include "smol/kernels.hpp"
+#include "smol/quant.hpp"
 #include "smol/thread_pool.hpp"
 
 namespace smol {
@@ -21,18 +26,12 @@ void PrintTo(const Shape& s, std::ostream* os) {
       << s.head_dim;
 }
 
-class CausalAttention : public ::testing::TestWithParam<Shape> {};
-
-TEST_P(CausalAttention, MatchesFloat64Reference) {
-  const Shape sh = GetParam();
-  const int n_keys = sh.start_pos + sh.n_tokens;
+// out[t][h] of causal GQA attention in float64, from the float32 keys/values given.
+std::vector<double> reference(const Shape& sh, const std::vector<float>& q, const std::vector<float>& k,
+                              const std::vector<float>& v, size_t kv_stride) {
   const size_t row = static_cast<size_t>(sh.n_heads) * sh.head_dim;
-  const size_t kv_stride = static_cast<size_t>(sh.n_kv_heads) * sh.head_dim + 3;  // padded rows
-  const std::vector<float> q = testing::gaussian(sh.n_tokens * row, 1);
-  const std::vector<float> k = testing::gaussian(n_keys * kv_stride, 2), v = testing::gaussian(n_keys * kv_stride, 3);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(sh.head_dim));
+  const double scale = 1.0f / std::sqrt(static_cast<float>(sh.head_dim));
   const int group = sh.n_heads / sh.n_kv_heads;
-
   std::vector<double> ref(sh.n_tokens * row);
   for (int t = 0; t < sh.n_tokens; ++t) {
     for (int h = 0; h < sh.n_heads; ++h) {
@@ -54,6 +53,21 @@ TEST_P(CausalAttention, MatchesFloat64Reference) {
       }
     }
   }
+  return ref;
+}
+
+class CausalAttention : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(CausalAttention, MatchesFloat64Reference) {
+  const Shape sh = GetParam();
+  const int n_keys = sh.start_pos + sh.n_tokens;
+  const size_t row = static_cast<size_t>(sh.n_heads) * sh.head_dim;
+  const size_t kv_stride = static_cast<size_t>(sh.n_kv_heads) * sh.head_dim + 3;  // padded rows
+  const std::vector<float> q = testing::gaussian(sh.n_tokens * row, 1);
+  const std::vector<float> k = testing::gaussian(n_keys * kv_stride, 2), v = testing::gaussian(n_keys * kv_stride, 3);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(sh.head_dim));
+
+  const std::vector<double> ref = reference(sh, q, k, v, kv_stride);
 
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
@@ -91,6 +105,178 @@ TEST(CausalAttentionErrors, RejectsBadShapes) {
   EXPECT_THROW(causal_attention(pool, a), Error);
   a.n_kv_heads = 3;
   EXPECT_THROW(causal_attention(pool, a), Error);  // kv_stride < 3 * 64
+}
+
+// Keys/values as a typed KV cache stores them, and the float32 values they decode to.
+struct StoredKv {
+  std::vector<uint8_t> bytes;
+  std::vector<float> rounded;
+};
+
+StoredKv store_kv(WeightType type, const std::vector<float>& x, int n_keys, size_t stride) {
+  const int64_t rb = row_bytes(type, static_cast<int64_t>(stride));
+  StoredKv s{std::vector<uint8_t>(n_keys * rb), std::vector<float>(x.size())};
+  for (int j = 0; j < n_keys; ++j) {
+    quantize_row(type, x.data() + j * stride, s.bytes.data() + j * rb, static_cast<int64_t>(stride));
+    dequantize_row(type, s.bytes.data() + j * rb, s.rounded.data() + j * stride, static_cast<int64_t>(stride));
+  }
+  return s;
+}
+
+// Largest |out - unrounded reference| the cache's rounding alone may cause, for gaussian
+// keys, values and queries (sigma 1, outputs up to ~3): measured maxima over these shapes are
+// 9.4e-4 (F16), 7.3e-3 (BF16) and 1.4e-2 (Q8_0).
+double rounding_budget(WeightType type) {
+  switch (type) {
+    case WeightType::F16: return 2e-3;
+    case WeightType::BF16: return 1.5e-2;
+    default: return 3e-2;
+  }
+}
+
+class CausalAttentionKv : public ::testing::TestWithParam<std::tuple<WeightType, Shape>> {};
+
+TEST_P(CausalAttentionKv, MatchesFloat64ReferenceOfTheStoredValues) {
+  const auto [type, sh] = GetParam();
+  const int n_keys = sh.start_pos + sh.n_tokens;
+  const size_t row = static_cast<size_t>(sh.n_heads) * sh.head_dim;
+  // Padded rows: Q8_0 rows are whole blocks, so pad those by one block.
+  const size_t kv_stride = static_cast<size_t>(sh.n_kv_heads) * sh.head_dim + (type == WeightType::Q8_0 ? 32 : 3);
+  const std::vector<float> q = testing::gaussian(sh.n_tokens * row, 1);
+  const std::vector<float> k = testing::gaussian(n_keys * kv_stride, 2), v = testing::gaussian(n_keys * kv_stride, 3);
+  const StoredKv ks = store_kv(type, k, n_keys, kv_stride), vs = store_kv(type, v, n_keys, kv_stride);
+  const std::vector<double> ref = reference(sh, q, ks.rounded, vs.rounded, kv_stride);
+  const std::vector<double> unrounded = reference(sh, q, k, v, kv_stride);
+
+  double worst = 0.0;
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<float> out(sh.n_tokens * row, NAN);
+    AttentionArgs a;
+    a.q = q.data();
+    a.keys = ks.bytes.data();
+    a.values = vs.bytes.data();
+    a.kv_type = type;
+    a.kv_stride = kv_stride;
+    a.out = out.data();
+    a.n_tokens = sh.n_tokens;
+    a.start_pos = sh.start_pos;
+    a.n_heads = sh.n_heads;
+    a.n_kv_heads = sh.n_kv_heads;
+    a.head_dim = sh.head_dim;
+    a.scale = 1.0f / std::sqrt(static_cast<float>(sh.head_dim));
+    causal_attention(pool, a);
+    for (size_t i = 0; i < out.size(); ++i) {
+      ASSERT_NEAR(out[i], ref[i], 2e-5) << "threads=" << threads << " i=" << i;
+      worst = std::max(worst, std::fabs(out[i] - unrounded[i]));
+    }
+  }
+  EXPECT_LE(worst, rounding_budget(type));
+  RecordProperty("max_error_vs_f32", std::to_string(worst));
+}
+
+std::string type_and_shape(const ::testing::TestParamInfo<std::tuple<WeightType, Shape>>& info) {
+  const auto& [type, s] = info.param;
+  return std::string(weight_type_name(type)) + "_" + std::to_string(s.n_tokens) + "at" + std::to_string(s.start_pos) +
+         "_" + std::to_string(s.n_heads) + "x" + std::to_string(s.n_kv_heads) + "x" + std::to_string(s.head_dim);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Types, CausalAttentionKv,
+    ::testing::Combine(::testing::Values(WeightType::F16, WeightType::BF16, WeightType::Q8_0),
+                       ::testing::Values(Shape{1, 0, 9, 3, 64}, Shape{1, 37, 9, 3, 64}, Shape{3, 5, 9, 3, 64},
+                                         Shape{17, 20, 9, 3, 64}, Shape{1, 20, 4, 2, 16}, Shape{6, 10, 6, 2, 16},
+                                         Shape{13, 2, 4, 4, 8}, Shape{2, 9, 4, 4, 8}, Shape{30, 100, 2, 1, 128})),
+    type_and_shape);
+
+// The decode path on every SIMD target compiled in: Q8_0 heads whose vectors would straddle
+// blocks (head_dim 8 or 16 on wide targets) take the scalar path.
+TEST(AttentionHeadKv, EverySimdTargetMatchesTheStoredValues) {
+  for (const auto& [n_kv_heads, head_dim] : {std::pair{3, 64}, std::pair{2, 16}, std::pair{4, 8}, std::pair{1, 24}}) {
+    const int n_keys = 21;
+    const size_t stride = (static_cast<size_t>(n_kv_heads) * head_dim + 31) / 32 * 32 + 32;  // whole blocks
+    const std::vector<float> q = testing::gaussian(head_dim, 4);
+    const std::vector<float> k = testing::gaussian(n_keys * stride, 5), v = testing::gaussian(n_keys * stride, 6);
+    for (WeightType type : {WeightType::F32, WeightType::F16, WeightType::BF16, WeightType::Q8_0}) {
+      const StoredKv ks = store_kv(type, k, n_keys, stride), vs = store_kv(type, v, n_keys, stride);
+      const KvView keys{type, ks.bytes.data(), stride}, values{type, vs.bytes.data(), stride};
+      for (int g = 0; g < n_kv_heads; ++g) {
+        const size_t offset = static_cast<size_t>(g) * head_dim;
+        const Shape one{1, n_keys - 1, 1, 1, head_dim};
+        std::vector<float> ks_head(n_keys * head_dim), vs_head(n_keys * head_dim);
+        for (int j = 0; j < n_keys; ++j) {
+          std::copy_n(ks.rounded.data() + j * stride + offset, head_dim, ks_head.data() + j * head_dim);
+          std::copy_n(vs.rounded.data() + j * stride + offset, head_dim, vs_head.data() + j * head_dim);
+        }
+        const std::vector<double> ref = reference(one, q, ks_head, vs_head, head_dim);
+        testing::for_each_simd_target([&](const char* target) {
+          std::vector<float> scores(n_keys), out(head_dim, NAN);
+          attention_head(q.data(), keys, values, offset, n_keys, head_dim, 1.0f / std::sqrt(float(head_dim)),
+                         scores.data(), out.data());
+          for (int d = 0; d < head_dim; ++d) {
+            ASSERT_NEAR(out[d], ref[d], 2e-5) << target << " " << weight_type_name(type) << " head_dim " << head_dim
+                                              << " head " << g << " dim " << d;
+          }
+        });
+      }
+    }
+  }
+}
+
+// --cache-type f32 must not change a bit: the KvView overload over F32 is the float overload.
+TEST(AttentionHeadKv, F32ViewIsBitIdenticalToTheFloatKernel) {
+  const int n_keys = 50, head_dim = 64;
+  const size_t stride = 3 * head_dim;
+  const std::vector<float> q = testing::gaussian(head_dim, 7);
+  const std::vector<float> k = testing::gaussian(n_keys * stride, 8), v = testing::gaussian(n_keys * stride, 9);
+  std::vector<float> scores(n_keys), a(head_dim), b(head_dim);
+  attention_head(q.data(), k.data() + head_dim, v.data() + head_dim, stride, n_keys, head_dim, 0.125f, scores.data(),
+                 a.data());
+  attention_head(q.data(), KvView{WeightType::F32, k.data(), stride}, KvView{WeightType::F32, v.data(), stride},
+                 head_dim, n_keys, head_dim, 0.125f, scores.data(), b.data());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+}
+
+TEST(WidenKv, MatchesDequantizeRowFromAnyElement) {
+  const size_t stride = 96;
+  const std::vector<float> x = testing::gaussian(4 * stride, 10);
+  for (WeightType type : {WeightType::F32, WeightType::F16, WeightType::BF16, WeightType::Q8_0}) {
+    const StoredKv s = store_kv(type, x, 4, stride);
+    const KvView view{type, s.bytes.data(), stride};
+    for (const auto& [first, n] : {std::pair{0, 96}, std::pair{16, 40}, std::pair{40, 8}, std::pair{95, 1}}) {
+      std::vector<float> out(n);
+      widen_kv(view, 2, first, n, out.data());
+      for (int i = 0; i < n; ++i) {
+        ASSERT_EQ(out[i], s.rounded[2 * stride + first + i]) << weight_type_name(type) << " element " << first + i;
+      }
+    }
+  }
+}
+
+TEST(CausalAttentionErrors, RejectsCacheTypesItCannotRead) {
+  ThreadPool pool(1);
+  std::vector<uint8_t> cache(4096);
+  std::vector<float> q(64 * 4), out(64 * 4);
+  AttentionArgs a;
+  a.q = q.data();
+  a.keys = cache.data();
+  a.values = cache.data();
+  a.out = out.data();
+  a.n_tokens = 1;
+  a.n_heads = 4;
+  a.n_kv_heads = 1;
+  a.head_dim = 24;
+  a.kv_stride = 24;
+  a.kv_type = WeightType::Q4_0;
+  EXPECT_THROW(causal_attention(pool, a), Error);
+  a.kv_type = WeightType::Q8_0;
+  EXPECT_THROW(causal_attention(pool, a), Error);  // rows of 24 are not whole blocks
+  a.kv_stride = 32;
+  EXPECT_NO_THROW(causal_attention(pool, a));
+  std::vector<float> scores(1);
+  EXPECT_THROW(attention_head(q.data(), KvView{WeightType::F16, cache.data(), 32},
+                              KvView{WeightType::BF16, cache.data(), 32}, 0, 1, 24, 1.0f, scores.data(), out.data()),
+               Error);
 }
 
 }  // namespace

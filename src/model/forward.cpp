@@ -3,7 +3,6 @@
 // matrix of activations either way.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <map>
 
 #include <fmt/format.h>
@@ -54,9 +53,11 @@ void Model::attention(int layer, std::span<const TokenSlot> slots, ForwardBuffer
     KvCache* first_kv = slots[0].kv;
     AttentionArgs args;
     args.q = buf.q.data();
-    args.keys = first_kv->keys(layer, 0);
-    args.values = first_kv->values(layer, 0);
-    args.kv_stride = first_kv->kv_dim();
+    const KvView keys = first_kv->keys(layer);
+    args.keys = keys.data;
+    args.values = first_kv->values(layer).data;
+    args.kv_type = keys.type;
+    args.kv_stride = keys.stride;
     args.out = buf.attn_out.data();
     args.n_tokens = static_cast<int>(slots.size());
     args.start_pos = slots[0].pos;
@@ -77,11 +78,10 @@ void Model::attention(int layer, std::span<const TokenSlot> slots, ForwardBuffer
     for (size_t item = thread; item < items; item += n_threads) {
       const size_t t = item / c.num_attention_heads;
       const int h = static_cast<int>(item % c.num_attention_heads);
-      KvCache& kv = *slots[t].kv;
+      const KvCache& kv = *slots[t].kv;
       const size_t kv_offset = static_cast<size_t>(h / group) * head_dim;
-      attention_head(buf.q.data() + t * q_dim + h * head_dim, kv.keys(layer, 0) + kv_offset,
-                     kv.values(layer, 0) + kv_offset, kv.kv_dim(), slots[t].pos + 1, head_dim, scale, scores,
-                     buf.attn_out.data() + t * q_dim + h * head_dim);
+      attention_head(buf.q.data() + t * q_dim + h * head_dim, kv.keys(layer), kv.values(layer), kv_offset,
+                     slots[t].pos + 1, head_dim, scale, scores, buf.attn_out.data() + t * q_dim + h * head_dim);
     }
   });
 }
@@ -175,8 +175,7 @@ void Model::forward_batch(std::span<const int32_t> tokens, std::span<const Token
         const float* sin = buf.rope_sin.data() + t * half;
         rope_rotate_half(buf.q.data() + t * q_dim, c.num_attention_heads, c.head_dim, cos, sin);
         rope_rotate_half(buf.k.data() + t * kv_dim, c.num_key_value_heads, c.head_dim, cos, sin);
-        std::memcpy(slots[t].kv->keys(l, slots[t].pos), buf.k.data() + t * kv_dim, kv_dim * sizeof(float));
-        std::memcpy(slots[t].kv->values(l, slots[t].pos), buf.v.data() + t * kv_dim, kv_dim * sizeof(float));
+        slots[t].kv->store(l, slots[t].pos, buf.k.data() + t * kv_dim, buf.v.data() + t * kv_dim);
       }
     });
     attention(l, slots, buf, pool);

@@ -35,6 +35,7 @@ struct Server::Impl {
                                        .queue_limit = options.queue,
                                        .context = options.context,
                                        .batch_tokens = options.batch_tokens,
+                                       .cache_type = options.cache_type,
                                        .step_delay = std::chrono::milliseconds(options.step_delay_ms)}) {}
   void install_routes();
   bool authorized(const httplib::Request& req) const;

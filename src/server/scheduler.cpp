@@ -45,6 +45,7 @@ Scheduler::Scheduler(Engine& engine, const SchedulerOptions& options, Metrics& m
     throw Error(fmt::format("--ctx {} exceeds the model's max_position_embeddings of {}", options_.context,
                             config.max_position_embeddings));
   }
+  KvCache::bytes_per_token(config, options_.cache_type);  // the slots' caches are made later: check the type now
   // Every active sequence needs its decode token in each step.
   options_.batch_tokens = std::max(options_.batch_tokens, options_.parallel);
   caches_.resize(options_.parallel);  // allocated on first use: an idle slot costs nothing
@@ -142,7 +143,7 @@ void Scheduler::admit(std::unique_lock<std::mutex>&) {
     }
     const int slot = free_slots_.back();
     free_slots_.pop_back();
-    if (!caches_[slot]) caches_[slot] = std::make_unique<KvCache>(config, options_.context);
+    if (!caches_[slot]) caches_[slot] = std::make_unique<KvCache>(config, options_.context, options_.cache_type);
     caches_[slot]->clear();
     try {
       active_.push_back(std::make_unique<Sequence>(job, slot, *caches_[slot], engine_.tokenizer()));

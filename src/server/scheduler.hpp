@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "server/job.hpp"
+#include "smol/kernels.hpp"
 #include "server/metrics.hpp"
 
 namespace smol {
@@ -29,6 +30,7 @@ struct SchedulerOptions {
   int queue_limit = 16;  // requests that may wait for a slot; beyond that submit() refuses
   int context = 2048;    // tokens per slot (prompt + completion)
   int batch_tokens = 256;  // tokens per forward step, prompt chunks included
+  WeightType cache_type = WeightType::F32;  // KV cache storage of every slot
   std::chrono::milliseconds step_delay{0};  // test hook: slows every step down
 };
 
