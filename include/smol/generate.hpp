@@ -23,7 +23,7 @@ class ChatTemplate;
 // What a loaded model folder gives: weights, tokenizer and the threads to run them.
 class Engine {
  public:
-  Engine(const std::filesystem::path& model_dir, int n_threads);
+  Engine(const std::filesystem::path& model_dir, int n_threads, LoadMode load = LoadMode::Read);
   ~Engine();
   const Model& model() const { return *model_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }

@@ -104,6 +104,14 @@ TEST_P(CliFixture, GreedyGenerationWithSmallerCaches) {
   EXPECT_NE(q8.err.find("generated 24 tokens"), std::string::npos) << q8.err;
 }
 
+TEST_P(CliFixture, MappedModelGeneratesTheSameText) {
+  const auto prompt = expected_for(GetParam())["prompts"][0];
+  ProcessResult r = run_process({smol(), "generate", "-m", model(), "-p", prompt["text"].get<std::string>(), "-n", "24",
+                                 "--temp", "0", "--mmap"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, prompt["greedy_text"].get<std::string>());
+}
+
 TEST(Cli, PerplexityWithAnF16CacheStaysClose) {
   const auto model = (testing::fixtures_dir() / "tiny-f32").string();
   const auto prompt = expected_for("tiny-f32")["prompts"][2];

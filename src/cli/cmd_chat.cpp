@@ -26,6 +26,7 @@ namespace {
 
 struct ChatArgs {
   std::string model;
+  LoadMode load = LoadMode::Read;
   std::string system;
   int n_predict = -1;
   int context = 0;
@@ -151,7 +152,7 @@ int run_chat(const ChatArgs& args) {
   sigaddset(&sigint, SIGINT);
   if (interactive) pthread_sigmask(SIG_BLOCK, &sigint, nullptr);
 
-  Engine engine(resolve_model(args.model), args.threads);
+  Engine engine(resolve_model(args.model), args.threads, args.load);
   (void)engine.chat_template();  // fail now, not at the first message, when there is none
   ChatSession session(engine, args);
 
@@ -212,6 +213,7 @@ Command add_chat_command(CLI::App& root) {
   auto args = std::make_shared<ChatArgs>();
   CLI::App* app = root.add_subcommand("chat", "Chat with the model in the terminal (piped stdin: one turn per line)");
   add_model_option(*app, args->model);
+  add_mmap_option(*app, args->load);
   app->add_option("--system", args->system, "System message");
   app->add_option("-n,--n-predict", args->n_predict, "Most tokens per reply (-1: until the context is full)")
       ->check(CLI::Range(-1, 1 << 30))->capture_default_str();

@@ -16,6 +16,7 @@ namespace {
 
 struct GenerateArgs {
   std::string model;
+  LoadMode load = LoadMode::Read;
   std::string prompt;
   std::string system;
   bool chat = false;
@@ -28,7 +29,7 @@ struct GenerateArgs {
 
 int run_generate(const GenerateArgs& args) {
   args.sampling.validate();
-  Engine engine(resolve_model(args.model), args.threads);
+  Engine engine(resolve_model(args.model), args.threads, args.load);
 
   std::string text = args.prompt;
   if (args.chat) {
@@ -74,6 +75,7 @@ Command add_generate_command(CLI::App& root) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* app = root.add_subcommand("generate", "Generate text from a prompt");
   add_model_option(*app, args->model);
+  add_mmap_option(*app, args->load);
   app->add_option("-p,--prompt", args->prompt, "Prompt text")->required();
   app->add_option("-n,--n-predict", args->n_predict, "Number of tokens to generate")
       ->check(non_negative_number())->capture_default_str();

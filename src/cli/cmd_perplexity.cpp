@@ -14,6 +14,7 @@ namespace {
 
 struct PerplexityArgs {
   std::string model;
+  LoadMode load = LoadMode::Read;
   std::string file;
   int context = 0;
   int threads = 1;
@@ -23,7 +24,7 @@ struct PerplexityArgs {
 
 int run_perplexity(const PerplexityArgs& args) {
   const std::string text = read_text_file(args.file);
-  Engine engine(resolve_model(args.model), args.threads);
+  Engine engine(resolve_model(args.model), args.threads, args.load);
   const std::vector<int32_t> tokens = engine.tokenizer().encode(text);
   const int context = args.context > 0 ? args.context : std::min(engine.model().config().max_position_embeddings, 2048);
   const PerplexityResult r = perplexity(engine.model(), engine.pool(), tokens, context, 256, args.cache_type);
@@ -44,6 +45,7 @@ Command add_perplexity_command(CLI::App& root) {
   auto args = std::make_shared<PerplexityArgs>();
   CLI::App* app = root.add_subcommand("perplexity", "Score a text file: mean negative log-likelihood and perplexity");
   add_model_option(*app, args->model);
+  add_mmap_option(*app, args->load);
   app->add_option("-f,--file", args->file, "Text file to score")->required();
   app->add_option("-c,--ctx", args->context, "Window size in tokens (default: min(2048, model maximum))")
       ->check(non_negative_number());

@@ -22,6 +22,7 @@ namespace {
 
 struct ServeArgs {
   std::string model;
+  LoadMode load = LoadMode::Read;
   int threads = 1;
   ServerOptions server;
 };
@@ -37,7 +38,7 @@ int run_serve(ServeArgs& args) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that vanished is a failed write, not a dead server
 
-  Engine engine(resolve_model(args.model), args.threads);
+  Engine engine(resolve_model(args.model), args.threads, args.load);
   // A Hub id names the model as clients know it; a folder is named by its last component.
   if (args.server.model_name.empty() && !std::filesystem::exists(args.model) && is_hub_repo_id(args.model)) {
     args.server.model_name = args.model;
@@ -72,6 +73,7 @@ Command add_serve_command(CLI::App& root) {
   ServerOptions& o = args->server;
   CLI::App* app = root.add_subcommand("serve", "Serve the model over an OpenAI-compatible HTTP API and a web chat page");
   add_model_option(*app, args->model);
+  add_mmap_option(*app, args->load);
   app->add_option("--host", o.host, "Address to listen on")->capture_default_str();
   app->add_option("--port", o.port, "Port to listen on (0: any free port)")->check(CLI::Range(0, 65535))
       ->capture_default_str();

@@ -53,6 +53,14 @@ void add_model_option(CLI::App& app, std::string& model) {
   app.add_option("-m,--model", model, "Model: a Hugging Face model folder, a .gguf file or a Hub repo OWNER/NAME")->required();
 }
 
+void add_mmap_option(CLI::App& app, LoadMode& load) {
+  load = LoadMode::Read;
+  app.add_flag_callback(
+      "--mmap", [&load] { load = LoadMode::Map; },
+      "Map the model file instead of reading it into memory: loads faster and shares the page cache "
+      "between processes, but decodes slower (4 KB pages instead of huge pages)");
+}
+
 std::filesystem::path resolve_model(const std::string& model) {
   std::filesystem::path path(model);
   if (std::filesystem::is_directory(path)) return path;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "smol/kernels.hpp"
+#include "smol/mapped_file.hpp"
 #include "smol/sampler.hpp"
 
 namespace smol::cli {
@@ -17,6 +18,8 @@ CLI::Validator positive_number();
 
 // -m MODEL: a Hugging Face model folder or a .gguf file. Checked here so every command fails the same way.
 void add_model_option(CLI::App& app, std::string& model);
+// --mmap: keep the model file memory-mapped instead of reading it into memory (LoadMode).
+void add_mmap_option(CLI::App& app, LoadMode& load);
 std::filesystem::path resolve_model(const std::string& model);
 
 void add_threads_option(CLI::App& app, int& threads);

@@ -15,9 +15,9 @@ std::filesystem::path require_file(const std::filesystem::path& dir, const char*
 
 }  // namespace
 
-Engine::Engine(const std::filesystem::path& model_dir, int n_threads)
+Engine::Engine(const std::filesystem::path& model_dir, int n_threads, LoadMode load)
     : model_dir_(model_dir),
-      model_(Model::load(model_dir)),
+      model_(Model::load(model_dir, load)),
       tokenizer_(model_->gguf() ? tokenizer_from_gguf(*model_->gguf())
                                 : Tokenizer::from_file(require_file(model_dir, "tokenizer.json"))),
       pool_(n_threads) {}
