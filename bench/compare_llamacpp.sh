@@ -18,7 +18,7 @@
 #        ("q8_0 f16 bf16") for 135M, THREADS_LARGE ("2") and TYPES_LARGE ("q8_0 f16") for the
 #        larger shapes, TYPES_HUGE ("q8_0"), REPS_HUGE (1), PP_HUGE (128), TG_HUGE (32) for 1.7B,
 #        WORK (a temp folder; kept if given, so models are reused)
-# The default run takes about 15 minutes on an idle 2-core machine (1.7B: ~4 of them).
+# The default run takes about 9 minutes on an idle 2-core machine (1.7B: ~3 of them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SMOL=${SMOL:-$ROOT/${1:-build}/smol}
