@@ -212,6 +212,10 @@ void Model::forward_batch(std::span<const int32_t> tokens, std::span<const Token
     rms_norm(buf.residual.data() + static_cast<size_t>(logit_rows[i]) * hidden, weights_.final_norm.data(),
              c.rms_norm_eps, hidden, buf.normed.data() + static_cast<size_t>(i) * hidden);
   }
+  // Sized by the logit rows actually asked for, not the batch: a 512-token prompt that wants
+  // only its last token's logits would otherwise hold 512 x 49152 floats (100 MB).
+  const size_t logit_floats = static_cast<size_t>(rows) * c.vocab_size;
+  if (buf.logits.size() < logit_floats) buf.logits.resize(logit_floats);
   matmul(pool, buf.normed.data(), rows, weights_.lm_head, buf.logits.data());
 }
 

@@ -62,7 +62,7 @@ ForwardBuffers::ForwardBuffers(const ModelConfig& c, int max_tokens_, int n_thre
   proj.resize(t * c.hidden_size);
   gate.resize(t * c.intermediate_size);
   up.resize(t * c.intermediate_size);
-  logits.resize(t * c.vocab_size);
+  logits.resize(c.vocab_size);  // one row; forward_batch grows it to the most rows asked for
   rope_cos.resize(t * c.head_dim / 2);
   rope_sin.resize(t * c.head_dim / 2);
   scores.resize(static_cast<size_t>(n_threads) * max_context);
