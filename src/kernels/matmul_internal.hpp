@@ -2,6 +2,7 @@
 // The per-type inner kernels behind matmul(); matmul.cpp splits the work and calls these.
 // Not part of the public API.
 #include <cstdint>
+#include <type_traits>
 
 #include "smol/kernels.hpp"
 
@@ -36,6 +37,18 @@ inline RowGrouping row_grouping(int64_t row_bytes) {
   const int rows = 8 * row_bytes <= 10240 ? 8 : 4;
   const int64_t group = rows * row_bytes;
   return {rows, (8192 + group - 1) / group * group};
+}
+
+// Calls fn(std::integral_constant<int, R>(), r0) for rows [r0, r0 + R) covering [0, n_rows):
+// groups of `group_rows` (8 or 4) first, then of 4, then single rows.
+template <class Fn>
+inline void for_row_groups(int64_t n_rows, int group_rows, Fn&& fn) {
+  int64_t r = 0;
+  if (group_rows == 8) {
+    for (; r + 8 <= n_rows; r += 8) fn(std::integral_constant<int, 8>(), r);
+  }
+  for (; r + 4 <= n_rows; r += 4) fn(std::integral_constant<int, 4>(), r);
+  for (; r < n_rows; ++r) fn(std::integral_constant<int, 1>(), r);
 }
 
 // Bytes of scratch QuantizedActs needs for n_tokens, and carving it out of `scratch`

@@ -93,18 +93,12 @@ template <class Row>
 void RowsAll(Row w, int64_t cols, int64_t n_rows, const float* x, int n_tokens, float* y, int64_t y_stride) {
   const int64_t row_bytes = cols * kElementBytes<Row>;
   const RowGrouping g = row_grouping(row_bytes);
-  int64_t r = 0;
-  if (g.rows == 8) {
-    for (; r + 8 <= n_rows; r += 8) {
-      for (int t = 0; t < n_tokens; ++t) Rows<8>(advance(w, r * cols), cols, x + t * cols, g.ahead, y + t * y_stride + r);
+  for_row_groups(n_rows, g.rows, [&](auto group, int64_t r0) {
+    constexpr int kRows = decltype(group)::value;
+    for (int t = 0; t < n_tokens; ++t) {
+      Rows<kRows>(advance(w, r0 * cols), cols, x + t * cols, g.ahead, y + t * y_stride + r0);
     }
-  }
-  for (; r + 4 <= n_rows; r += 4) {
-    for (int t = 0; t < n_tokens; ++t) Rows<4>(advance(w, r * cols), cols, x + t * cols, g.ahead, y + t * y_stride + r);
-  }
-  for (; r < n_rows; ++r) {
-    for (int t = 0; t < n_tokens; ++t) Rows<1>(advance(w, r * cols), cols, x + t * cols, g.ahead, y + t * y_stride + r);
-  }
+  });
 }
 
 void FloatDotRows(WeightType type, const void* w, int64_t cols, int64_t n_rows, const float* x, int n_tokens,

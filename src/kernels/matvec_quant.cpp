@@ -298,19 +298,14 @@ void QuantDotRows(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t 
       const bool q4 = type == WeightType::Q4_0;
 #ifdef SMOL_HAVE_AVX2_DOT
       const RowGrouping g = row_grouping(row_bytes);
-      auto rows = [&](auto group, int64_t r0) {
+      for_row_groups(n_rows, g.rows, [&](auto group, int64_t r0) {
         constexpr int kRows = decltype(group)::value;
         for (int t = 0; t < n_tokens; ++t) {
           float* yt = y + t * y_stride + r0;
           if (q4) RowsLegacy<kRows, true>(w + r0 * row_bytes, row_bytes, xq(t), xd(t), nb, g.ahead, yt);
           else RowsLegacy<kRows, false>(w + r0 * row_bytes, row_bytes, xq(t), xd(t), nb, g.ahead, yt);
         }
-      };
-      if (g.rows == 8) {
-        for (; r + 8 <= n_rows; r += 8) rows(std::integral_constant<int, 8>(), r);
-      }
-      for (; r + 4 <= n_rows; r += 4) rows(std::integral_constant<int, 4>(), r);
-      for (; r < n_rows; ++r) rows(std::integral_constant<int, 1>(), r);
+      });
 #else
       for (; r < n_rows; ++r) {
         for (int t = 0; t < n_tokens; ++t) y[t * y_stride + r] = RowLegacyScalar(w + r * row_bytes, q4, xq(t), xd(t), nb);

@@ -137,18 +137,12 @@ SMOL_VNNI_ATTR void dot_rows_vnni(const uint8_t* w, int64_t row_bytes, int64_t n
                                   int n_tokens, float* y, int64_t y_stride) {
   const int64_t nb = a.cols / 32;
   const RowGrouping g = row_grouping(row_bytes);
-  auto rows = [&](auto group, int64_t r0) {
+  for_row_groups(n_rows, g.rows, [&](auto group, int64_t r0) {
     constexpr int kRows = decltype(group)::value;
     for (int t = 0; t < n_tokens; ++t) {
       rows_vnni<kRows, kQ4>(w + r0 * row_bytes, row_bytes, nb, a, t, g.ahead, y + t * y_stride + r0);
     }
-  };
-  int64_t r = 0;
-  if (g.rows == 8) {
-    for (; r + 8 <= n_rows; r += 8) rows(std::integral_constant<int, 8>(), r);
-  }
-  for (; r + 4 <= n_rows; r += 4) rows(std::integral_constant<int, 4>(), r);
-  for (; r < n_rows; ++r) rows(std::integral_constant<int, 1>(), r);
+  });
 }
 
 }  // namespace
