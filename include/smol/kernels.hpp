@@ -61,6 +61,19 @@ void softmax(float* x, int n);
 // gate[i] = silu(gate[i]) * up[i]
 void silu_mul(float* gate, const float* up, int n);
 
+// y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias (bias may be null), the biased
+// variance as torch.nn.LayerNorm computes it.
+void layer_norm(const float* x, const float* weight, const float* bias, float eps, int dim, float* y);
+
+// The activations of plain (non-gated) FFNs, as transformers' ACT2FN names them: "gelu" (the
+// erf form), "gelu_new" (tanh approximation), "relu", "silu"/"swish".
+enum class Activation { GELU, GELUTanh, ReLU, SiLU };
+void activate(Activation act, float* x, size_t n);
+const char* activation_name(Activation act);
+
+// y[t][i] += bias[i] for t < n_rows.
+void add_bias_rows(float* y, const float* bias, int n_rows, int dim);
+
 // Cached keys or values in their stored type (F32, F16, BF16 or Q8_0): element e of position
 // j is element j * stride + e of one array of `type`. For Q8_0, stride is a multiple of 32, so
 // every position is whole blocks.
@@ -68,6 +81,12 @@ struct KvView {
   WeightType type = WeightType::F32;
   const void* data = nullptr;
   size_t stride = 0;
+};
+
+// Where one query row's keys are: positions 0 .. n_keys-1 of `keys` and `values`.
+struct KeyRange {
+  KvView keys, values;
+  int n_keys = 0;
 };
 
 // Widens elements first .. first + n - 1 of position `pos` to float32.

@@ -38,6 +38,9 @@ struct ModelWeights {
 class KvCache {
  public:
   KvCache(const ModelConfig& config, int capacity, WeightType type = WeightType::F32);
+  // A cache of `n_layers` layers of kv_dim keys and values per position (encoder-decoder
+  // self-attention, whose shape is not a ModelConfig's).
+  KvCache(int n_layers, int kv_dim, int capacity, WeightType type = WeightType::F32);
   int capacity() const { return capacity_; }
   int size() const { return size_; }
   WeightType type() const { return type_; }
@@ -55,6 +58,7 @@ class KvCache {
 
  private:
   friend class Model;
+  friend class Seq2SeqModel;
   uint8_t* row(int layer, int pos, int which) {
     return data_.data() + ((static_cast<size_t>(layer) * 2 + which) * capacity_ + pos) * row_bytes_;
   }
@@ -83,6 +87,7 @@ struct ForwardBuffers {
   int max_context;
   std::vector<TokenSlot> slots;  // scratch for forward()
   std::vector<int> rows;
+  std::vector<KeyRange> key_ranges;  // scratch for batched attention
   std::vector<float> residual, normed, q, k, v, attn_out, proj, gate, up, logits, rope_cos, rope_sin;
   std::vector<float> scores;  // one row of max_context per thread
 };

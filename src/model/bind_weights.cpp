@@ -39,21 +39,21 @@ const TensorView& get_checked(const TensorLookup& store, const std::string& name
   return *t;
 }
 
-MatrixView matrix(const TensorLookup& store, const std::string& name, int64_t rows, int64_t cols,
+}  // namespace
+
+MatrixView bind_matrix(const TensorLookup& store, const std::string& name, int64_t rows, int64_t cols,
                   const std::string& source) {
   const TensorView& t = get_checked(store, name, {rows, cols}, source);
   return MatrixView{weight_type(t, source), t.data, rows, cols};
 }
 
-std::vector<float> vector_f32(const TensorLookup& store, const std::string& name, int64_t n,
+std::vector<float> bind_vector(const TensorLookup& store, const std::string& name, int64_t n,
                               const std::string& source) {
   const TensorView& t = get_checked(store, name, {n}, source);
   std::vector<float> out(n);
   widen_row(MatrixView{weight_type(t, source), t.data, 1, n}, 0, out.data());
   return out;
 }
-
-}  // namespace
 
 ModelWeights bind_weights(const ModelConfig& config, const TensorStore& store, const std::string& source) {
   return bind_weights(config, [&store](const std::string& name) { return store.find(name); }, source);
@@ -66,24 +66,24 @@ ModelWeights bind_weights(const ModelConfig& c, const TensorLookup& store, const
   const int64_t ffn = c.intermediate_size;
 
   ModelWeights w;
-  w.embed = matrix(store, "model.embed_tokens.weight", c.vocab_size, hidden, source);
+  w.embed = bind_matrix(store, "model.embed_tokens.weight", c.vocab_size, hidden, source);
   for (int l = 0; l < c.num_hidden_layers; ++l) {
     const std::string p = fmt::format("model.layers.{}.", l);
     LayerWeights layer;
-    layer.attn_norm = vector_f32(store, p + "input_layernorm.weight", hidden, source);
-    layer.q = matrix(store, p + "self_attn.q_proj.weight", q_dim, hidden, source);
-    layer.k = matrix(store, p + "self_attn.k_proj.weight", kv_dim, hidden, source);
-    layer.v = matrix(store, p + "self_attn.v_proj.weight", kv_dim, hidden, source);
-    layer.o = matrix(store, p + "self_attn.o_proj.weight", hidden, q_dim, source);
-    layer.mlp_norm = vector_f32(store, p + "post_attention_layernorm.weight", hidden, source);
-    layer.gate = matrix(store, p + "mlp.gate_proj.weight", ffn, hidden, source);
-    layer.up = matrix(store, p + "mlp.up_proj.weight", ffn, hidden, source);
-    layer.down = matrix(store, p + "mlp.down_proj.weight", hidden, ffn, source);
+    layer.attn_norm = bind_vector(store, p + "input_layernorm.weight", hidden, source);
+    layer.q = bind_matrix(store, p + "self_attn.q_proj.weight", q_dim, hidden, source);
+    layer.k = bind_matrix(store, p + "self_attn.k_proj.weight", kv_dim, hidden, source);
+    layer.v = bind_matrix(store, p + "self_attn.v_proj.weight", kv_dim, hidden, source);
+    layer.o = bind_matrix(store, p + "self_attn.o_proj.weight", hidden, q_dim, source);
+    layer.mlp_norm = bind_vector(store, p + "post_attention_layernorm.weight", hidden, source);
+    layer.gate = bind_matrix(store, p + "mlp.gate_proj.weight", ffn, hidden, source);
+    layer.up = bind_matrix(store, p + "mlp.up_proj.weight", ffn, hidden, source);
+    layer.down = bind_matrix(store, p + "mlp.down_proj.weight", hidden, ffn, source);
     w.layers.push_back(std::move(layer));
   }
-  w.final_norm = vector_f32(store, "model.norm.weight", hidden, source);
+  w.final_norm = bind_vector(store, "model.norm.weight", hidden, source);
   // Hugging Face ignores a stored lm_head when the embeddings are tied.
-  w.lm_head = c.tie_word_embeddings ? w.embed : matrix(store, "lm_head.weight", c.vocab_size, hidden, source);
+  w.lm_head = c.tie_word_embeddings ? w.embed : bind_matrix(store, "lm_head.weight", c.vocab_size, hidden, source);
   return w;
 }
 

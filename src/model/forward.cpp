@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "model/blocks.hpp"
 #include "smol/error.hpp"
 #include "smol/model.hpp"
 #include "smol/thread_pool.hpp"
@@ -15,28 +16,10 @@ namespace smol {
 
 namespace {
 
-// cos/sin of pos * theta^(-2i/head_dim), computed in double so that long positions keep
-// their precision before rounding to float.
-void rope_row(const ModelConfig& c, int pos, float* cos_out, float* sin_out) {
-  const int half = c.head_dim / 2;
-  for (int i = 0; i < half; ++i) {
-    const double inv_freq = std::pow(static_cast<double>(c.rope_theta), -2.0 * i / c.head_dim);
-    cos_out[i] = static_cast<float>(std::cos(pos * inv_freq));
-    sin_out[i] = static_cast<float>(std::sin(pos * inv_freq));
-  }
-}
-
-// From this many rows on, per-row work (norms, RoPE) is split over the pool.
-constexpr int kParallelRows = 16;
-
 // Every token of the batch belongs to one sequence (every prompt and decode step outside the
 // server's continuous batching).
 bool one_sequence(std::span<const TokenSlot> slots) {
   return std::all_of(slots.begin(), slots.end(), [&](const TokenSlot& s) { return s.kv == slots[0].kv; });
-}
-
-void add_in_place(float* acc, const float* x, size_t n) {
-  for (size_t i = 0; i < n; ++i) acc[i] += x[i];
 }
 
 }  // namespace
@@ -71,19 +54,11 @@ void Model::attention(int layer, std::span<const TokenSlot> slots, ForwardBuffer
 
   // Tokens of several sequences (continuous batching): every (token, head) in one dispatch,
   // each over its own sequence's cache.
-  const int group = c.num_attention_heads / c.num_key_value_heads;
-  const size_t items = slots.size() * c.num_attention_heads;
-  pool.run([&](int thread, int n_threads) {
-    float* scores = buf.scores.data() + static_cast<size_t>(thread) * buf.max_context;
-    for (size_t item = thread; item < items; item += n_threads) {
-      const size_t t = item / c.num_attention_heads;
-      const int h = static_cast<int>(item % c.num_attention_heads);
-      const KvCache& kv = *slots[t].kv;
-      const size_t kv_offset = static_cast<size_t>(h / group) * head_dim;
-      attention_head(buf.q.data() + t * q_dim + h * head_dim, kv.keys(layer), kv.values(layer), kv_offset,
-                     slots[t].pos + 1, head_dim, scale, scores, buf.attn_out.data() + t * q_dim + h * head_dim);
-    }
-  });
+  std::vector<KeyRange>& ranges = buf.key_ranges;
+  ranges.clear();
+  for (const TokenSlot& s : slots) ranges.push_back({s.kv->keys(layer), s.kv->values(layer), s.pos + 1});
+  blocks::attend(pool, buf.q.data(), ranges, c.num_attention_heads, c.num_key_value_heads, head_dim, scale,
+                 buf.scores.data(), buf.max_context, buf.attn_out.data());
 }
 
 void Model::check_batch(std::span<const int32_t> tokens, std::span<const TokenSlot> slots, const ForwardBuffers& buf,
@@ -142,18 +117,13 @@ void Model::forward_batch(std::span<const int32_t> tokens, std::span<const Token
 
   for (int t = 0; t < n; ++t) {
     widen_row(weights_.embed, tokens[t], buf.residual.data() + t * hidden);
-    rope_row(c, slots[t].pos, buf.rope_cos.data() + t * half, buf.rope_sin.data() + t * half);
+    blocks::rope_row(c.rope_theta, c.head_dim, slots[t].pos, buf.rope_cos.data() + t * half,
+                     buf.rope_sin.data() + t * half);
   }
 
-  // Rows are normed one at a time: for a decode step that is a few hundred nanoseconds,
-  // far less than waking the pool; a prompt's rows are split over the threads.
-  auto for_rows = [&](auto&& fn) {
-    if (n < kParallelRows) {
-      fn(0, n);
-    } else {
-      pool.parallel_for(n, [&](size_t begin, size_t end) { fn(static_cast<int>(begin), static_cast<int>(end)); });
-    }
-  };
+  // Rows are normed one at a time for a decode step (far cheaper than waking the pool); a
+  // prompt's rows are split over the threads.
+  auto for_rows = [&](auto&& fn) { blocks::for_rows(pool, n, fn); };
   float* residual = buf.residual.data();
   float* normed = buf.normed.data();
 
@@ -183,7 +153,7 @@ void Model::forward_batch(std::span<const int32_t> tokens, std::span<const Token
     // Residual add and the next norm in one pass over each row, while it is in cache.
     for_rows([&](int begin, int end) {
       for (int t = begin; t < end; ++t) {
-        add_in_place(residual + t * hidden, buf.proj.data() + t * hidden, hidden);
+        blocks::add_in_place(residual + t * hidden, buf.proj.data() + t * hidden, hidden);
         rms_norm(residual + t * hidden, w.mlp_norm.data(), c.rms_norm_eps, hidden, normed + t * hidden);
       }
     });
@@ -199,7 +169,7 @@ void Model::forward_batch(std::span<const int32_t> tokens, std::span<const Token
         l + 1 < c.num_hidden_layers ? &weights_.layers[l + 1].attn_norm : nullptr;
     for_rows([&](int begin, int end) {
       for (int t = begin; t < end; ++t) {
-        add_in_place(residual + t * hidden, buf.proj.data() + t * hidden, hidden);
+        blocks::add_in_place(residual + t * hidden, buf.proj.data() + t * hidden, hidden);
         if (next_norm) rms_norm(residual + t * hidden, next_norm->data(), c.rms_norm_eps, hidden, normed + t * hidden);
       }
     });

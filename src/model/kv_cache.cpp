@@ -10,15 +10,14 @@ namespace {
 
 // The row size of one position's keys (or values) in `type`, after checking that a cache can
 // be stored that way.
-size_t kv_row_bytes(const ModelConfig& config, WeightType type) {
-  const int kv_dim = config.num_key_value_heads * config.head_dim;
+size_t kv_row_bytes(int kv_dim, WeightType type) {
   if (type != WeightType::F32 && type != WeightType::F16 && type != WeightType::BF16 && type != WeightType::Q8_0) {
     throw Error(fmt::format("a KV cache cannot be stored as {}: use f32, f16, bf16 or q8_0", weight_type_name(type)));
   }
   if (type == WeightType::Q8_0 && kv_dim % 32 != 0) {
-    throw Error(fmt::format("--cache-type q8_0 needs num_key_value_heads * head_dim to be a multiple of 32, but this "
-                            "model has {} x {} = {}: use f16 or bf16",
-                            config.num_key_value_heads, config.head_dim, kv_dim));
+    throw Error(fmt::format("--cache-type q8_0 needs the keys of a position (num_key_value_heads * head_dim) to be a "
+                            "multiple of 32 values, but this model has {}: use f16 or bf16",
+                            kv_dim));
   }
   return static_cast<size_t>(row_bytes(type, kv_dim));
 }
@@ -26,16 +25,17 @@ size_t kv_row_bytes(const ModelConfig& config, WeightType type) {
 }  // namespace
 
 KvCache::KvCache(const ModelConfig& config, int capacity, WeightType type)
-    : type_(type),
-      capacity_(capacity),
-      kv_dim_(config.num_key_value_heads * config.head_dim),
-      row_bytes_(kv_row_bytes(config, type)) {
+    : KvCache(config.num_hidden_layers, config.num_key_value_heads * config.head_dim, capacity, type) {}
+
+KvCache::KvCache(int n_layers, int kv_dim, int capacity, WeightType type)
+    : type_(type), capacity_(capacity), kv_dim_(kv_dim), row_bytes_(kv_row_bytes(kv_dim, type)) {
   if (capacity <= 0) throw Error(fmt::format("context size must be positive, got {}", capacity));
-  data_.resize(static_cast<size_t>(config.num_hidden_layers) * 2 * capacity * row_bytes_);
+  data_.resize(static_cast<size_t>(n_layers) * 2 * capacity * row_bytes_);
 }
 
 size_t KvCache::bytes_per_token(const ModelConfig& config, WeightType type) {
-  return static_cast<size_t>(config.num_hidden_layers) * 2 * kv_row_bytes(config, type);
+  return static_cast<size_t>(config.num_hidden_layers) * 2 *
+         kv_row_bytes(config.num_key_value_heads * config.head_dim, type);
 }
 
 void KvCache::store(int layer, int pos, const float* keys, const float* values) {

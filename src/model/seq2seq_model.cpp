@@ -1,0 +1,54 @@
+// Loading an encoder-decoder checkpoint folder: config, tensors, binding, optional
+// load-time conversion of the matrices.
+#include "model/seq2seq_weights.hpp"
+#include "smol/seq2seq.hpp"
+
+namespace smol {
+
+Seq2SeqModel::Seq2SeqModel(Seq2SeqConfig config, TensorStore store, const std::string& source,
+                           std::optional<WeightType> weights)
+    : config_(std::move(config)), store_(std::move(store)) {
+  // Bound after the store has moved into place, so the views point at its final mappings.
+  const TensorLookup find = [this](const std::string& name) { return store_.find(name); };
+  weights_ = bind_seq2seq_weights(config_, find, source);
+  if (!weights) return;
+  // Tied matrices are one matrix: convert each distinct one once and keep the sharing.
+  std::vector<std::pair<const void*, MatrixView>> done;
+  auto convert = [&](MatrixView& m) {
+    for (const auto& [data, converted] : done) {
+      if (data == m.data) {
+        m = converted;
+        return;
+      }
+    }
+    const void* original = m.data;
+    converted_.emplace_back();
+    m = convert_matrix(m, *weights, converted_.back());
+    done.emplace_back(original, m);
+  };
+  for (Seq2SeqStackWeights* stack : {&weights_.encoder, &weights_.decoder}) {
+    convert(stack->embed);
+    for (Seq2SeqLayer& layer : stack->layers) {
+      for (AttentionWeights* a : {&layer.self_attn, &layer.cross_attn}) {
+        if (!a->q.w.data) continue;
+        for (Linear* l : {&a->q, &a->k, &a->v, &a->o}) convert(l->w);
+      }
+      convert(layer.fc1.w);
+      convert(layer.fc2.w);
+    }
+  }
+  convert(weights_.lm_head);
+}
+
+std::unique_ptr<Seq2SeqModel> Seq2SeqModel::load(const std::filesystem::path& dir, LoadMode mode,
+                                                 std::optional<WeightType> weights) {
+  Seq2SeqConfig config = Seq2SeqConfig::from_folder(dir);
+  TensorStore store = TensorStore::open_folder(dir, mode);
+  return std::unique_ptr<Seq2SeqModel>(new Seq2SeqModel(std::move(config), std::move(store), dir.string(), weights));
+}
+
+KvCache Seq2SeqModel::make_cache(int capacity, WeightType type) const {
+  return KvCache(config_.decoder.layers, config_.d_model, capacity, type);
+}
+
+}  // namespace smol

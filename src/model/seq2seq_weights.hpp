@@ -1,0 +1,19 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/bind_weights.hpp"
+#include "smol/seq2seq.hpp"
+
+namespace smol {
+
+// Finds every tensor of the family through `find` (names from arch_tables.hpp), checking
+// shapes against the config.
+Seq2SeqWeights bind_seq2seq_weights(const Seq2SeqConfig& config, const TensorLookup& find, const std::string& source);
+
+// `m` converted to `type` into `storage`; a matrix whose rows are not whole blocks of `type`
+// is returned unchanged.
+MatrixView convert_matrix(const MatrixView& m, WeightType type, std::vector<uint8_t>& storage);
+
+}  // namespace smol
