@@ -20,5 +20,7 @@ Command add_convert_command(CLI::App& root);
 Command add_chat_command(CLI::App& root);
 Command add_serve_command(CLI::App& root);
 Command add_pull_command(CLI::App& root);
+Command add_translate_command(CLI::App& root);
+Command add_summarize_command(CLI::App& root);
 
 }  // namespace smol::cli

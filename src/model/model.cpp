@@ -2,6 +2,12 @@
 #include "model/gguf_model.hpp"
 #include "smol/model.hpp"
 
+#include <fmt/format.h>
+
+#include "smol/error.hpp"
+#include "smol/json_file.hpp"
+#include "smol/seq2seq.hpp"
+
 namespace smol {
 
 Model::Model(ModelConfig config, TensorStore store, const std::string& source)
@@ -15,6 +21,14 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, LoadMode
     auto gguf = open_gguf_weights(folder, mode);
     ModelConfig config = gguf->config;
     return std::unique_ptr<Model>(new Model(std::move(config), std::move(gguf), folder.string()));
+  }
+  if (std::filesystem::exists(folder / "config.json")) {
+    const nlohmann::json raw = read_json_file(folder / "config.json");
+    if (Seq2SeqConfig::is_seq2seq(raw)) {
+      throw Error(fmt::format("{}: is an encoder-decoder model (model_type '{}'): run it with smol translate or smol "
+                              "summarize",
+                              folder.string(), raw.value("model_type", std::string("?"))));
+    }
   }
   ModelConfig config = ModelConfig::from_folder(folder);
   TensorStore store = TensorStore::open_folder(folder, mode);

@@ -1,0 +1,41 @@
+#pragma once
+// Flags that override a model's generation_config.json for one run (transformers' generate
+// keyword arguments), shared by translate, summarize and generate --beams. A flag left out
+// leaves the folder's value in place.
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "smol/generation_config.hpp"
+#include "smol/kernels.hpp"
+
+namespace smol::cli {
+
+struct SearchFlags {
+  std::optional<int> beams;
+  std::optional<float> temperature;  // > 0 samples, 0 is greedy
+  std::optional<int> top_k;
+  std::optional<float> top_p;
+  std::optional<int> max_new_tokens;
+  std::optional<int> max_length;
+  std::optional<int> min_length;
+  std::optional<float> length_penalty;
+  std::optional<int> no_repeat_ngram_size;
+  std::optional<float> repetition_penalty;
+  std::string early_stopping;  // "", "true", "false" or "never"
+  uint64_t seed = 0;
+};
+
+void add_search_options(CLI::App& app, SearchFlags& flags);
+GenerationConfig apply_search_flags(GenerationConfig config, const SearchFlags& flags);
+
+// --weights f32|bf16|q8_0: convert the matrices once at load time.
+void add_weights_option(CLI::App& app, std::string& weights);
+WeightType weight_type_from_flag(const std::string& name);
+
+// True when <dir>/config.json describes an encoder-decoder model.
+bool is_seq2seq_folder(const std::filesystem::path& dir);
+
+}  // namespace smol::cli
