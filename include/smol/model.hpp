@@ -47,9 +47,6 @@ class KvCache {
   void clear() { size_ = 0; }
   // Forgets everything from position `n` on (used to rewind a sequence).
   void truncate(int n);
-  // Makes this cache hold what `other` holds (same layers, width, type and capacity), copying
-  // only the filled positions: beam search moves hypotheses between rows every step.
-  void copy_from(const KvCache& other);
   // Stores position `pos` of `layer`: kv_dim floats each of keys and values, converted.
   void store(int layer, int pos, const float* keys, const float* values);
   KvView keys(int layer) const { return view(layer, 0); }

@@ -57,13 +57,16 @@ class Seq2SeqEngine {
   Seq2SeqEngine(const std::filesystem::path& dir, int n_threads, LoadMode load = LoadMode::Read,
                 std::optional<WeightType> weights = std::nullopt);
   const Seq2SeqModel& model() const { return *model_; }
-  const Tokenizer& tokenizer() const { return tokenizer_; }
+  // Throws smol::Error when the folder has no tokenizer files (ids-only use needs none).
+  const Tokenizer& tokenizer() const;
   const GenerationConfig& generation() const { return generation_; }
   ThreadPool& pool() { return pool_; }
 
  private:
   std::unique_ptr<Seq2SeqModel> model_;
-  Tokenizer tokenizer_;
+  std::filesystem::path dir_;
+  std::optional<Tokenizer> tokenizer_;
+  std::string tokenizer_error_;
   GenerationConfig generation_;
   ThreadPool pool_;
 };

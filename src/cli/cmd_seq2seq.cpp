@@ -33,6 +33,7 @@ struct Seq2SeqArgs {
   std::string file;
   std::string target_language = "English";
   bool json = false;
+  bool ids = false;
   bool extractive = false;
   int sentences = 3;
   int batch = 16;
@@ -112,7 +113,18 @@ int run_seq2seq_model(const Seq2SeqArgs& args, const std::filesystem::path& dir,
   request.generation = apply_search_flags(engine.generation(), args.search);
   request.seed = args.search.seed;
   request.cache_type = args.cache_type;
-  const Tokenizer& tok = engine.tokenizer();
+  // Token ids in and out need no tokenizer: --ids reads each line as a JSON array of ids.
+  auto source_ids = [&](const std::string& line) {
+    if (!args.ids) return engine.tokenizer().encode_with_special(line);
+    nlohmann::json parsed = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_array()) throw Error("--ids: each source must be a JSON array of token ids, got: " + line.substr(0, 60));
+    std::vector<int32_t> ids;
+    for (const auto& v : parsed) {
+      if (!v.is_number_integer()) throw Error("--ids: token ids must be integers, got: " + v.dump());
+      ids.push_back(v.get<int32_t>());
+    }
+    return ids;
+  };
 
   const auto start = std::chrono::steady_clock::now();
   std::vector<Output> outputs;
@@ -120,7 +132,7 @@ int run_seq2seq_model(const Seq2SeqArgs& args, const std::filesystem::path& dir,
   for (size_t first = 0; first < sources.size(); first += args.batch) {
     const size_t count = std::min<size_t>(args.batch, sources.size() - first);
     std::vector<std::vector<int32_t>> ids;
-    for (size_t i = 0; i < count; ++i) ids.push_back(tok.encode_with_special(sources[first + i]));
+    for (size_t i = 0; i < count; ++i) ids.push_back(source_ids(sources[first + i]));
     const std::vector<SearchResult> results = generate_seq2seq(engine.model(), engine.pool(), ids, request);
     for (size_t i = 0; i < count; ++i) {
       const GeneratedSequence& best = results[i].best();
@@ -128,17 +140,17 @@ int run_seq2seq_model(const Seq2SeqArgs& args, const std::filesystem::path& dir,
       o.ids = best.ids;
       o.score = best.score;
       o.finish_reason = finish_reason_name(best.finish);
-      const std::string abstractive = tok.decode(best.ids, /*skip_special=*/true);
+      const std::string abstractive = args.ids ? "" : engine.tokenizer().decode(best.ids, /*skip_special=*/true);
       target_tokens += static_cast<int64_t>(best.ids.size());
       if (args.extractive) {
-        const ExtractiveSummary summary = extract_sentences(engine.model(), engine.pool(), tok, sources[first + i],
+        const ExtractiveSummary summary = extract_sentences(engine.model(), engine.pool(), engine.tokenizer(), sources[first + i],
                                                             best.ids, decoder_start_token(engine.model(), request.generation), args.sentences);
         o.text = summary.text;
         o.extra = {{"abstractive", abstractive}, {"sentences", summary.chosen}};
       } else {
         o.text = abstractive;
       }
-      if (!args.json) std::printf("%s\n", one_line(o.text).c_str());
+      if (!args.json) std::printf("%s\n", args.ids ? nlohmann::json(o.ids).dump().c_str() : one_line(o.text).c_str());
       std::fflush(stdout);
       outputs.push_back(std::move(o));
     }
@@ -204,6 +216,7 @@ Command add_command(CLI::App& root, Task task) {
   app->add_option("-p,--prompt", args->prompt, "Source text");
   app->add_option("-f,--file", args->file, "File with one source per line")->check(CLI::ExistingFile);
   app->add_flag("--json", args->json, "Print one JSON document: texts, ids, scores and timings");
+  app->add_flag("--ids", args->ids, "Sources are JSON arrays of token ids and outputs are ids (no tokenizer needed)");
   app->add_option("--batch", args->batch, "Sources encoded and decoded together")
       ->check(CLI::PositiveNumber)->capture_default_str();
   if (summarize) {

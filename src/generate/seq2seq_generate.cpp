@@ -98,9 +98,22 @@ int32_t decoder_start_token(const Seq2SeqModel& model, const GenerationConfig& g
 Seq2SeqEngine::Seq2SeqEngine(const std::filesystem::path& dir, int n_threads, LoadMode load,
                              std::optional<WeightType> weights)
     : model_(Seq2SeqModel::load(dir, load, weights)),
-      tokenizer_(Tokenizer::from_folder(dir)),
+      dir_(dir),
       generation_(GenerationConfig::from_folder(dir)),
-      pool_(n_threads) {}
+      pool_(n_threads) {
+  // A folder without tokenizer files still runs on token ids (benchmarks, tests); the error
+  // is kept for whoever asks for text.
+  try {
+    tokenizer_ = Tokenizer::from_folder(dir);
+  } catch (const Error& e) {
+    tokenizer_error_ = e.what();
+  }
+}
+
+const Tokenizer& Seq2SeqEngine::tokenizer() const {
+  if (!tokenizer_) throw Error(tokenizer_error_);
+  return *tokenizer_;
+}
 
 std::vector<SearchResult> generate_seq2seq(const Seq2SeqModel& model, ThreadPool& pool,
                                            std::span<const std::vector<int32_t>> sources, const Seq2SeqRequest& request,

@@ -1,5 +1,3 @@
-#include <cstring>
-
 #include <fmt/format.h>
 
 #include "smol/error.hpp"
@@ -48,18 +46,6 @@ void KvCache::store(int layer, int pos, const float* keys, const float* values) 
 void KvCache::truncate(int n) {
   if (n < 0 || n > size_) throw Error(fmt::format("cannot rewind the KV cache to {} of {} tokens", n, size_));
   size_ = n;
-}
-
-void KvCache::copy_from(const KvCache& other) {
-  if (other.type_ != type_ || other.kv_dim_ != kv_dim_ || other.capacity_ != capacity_ ||
-      other.data_.size() != data_.size()) {
-    throw Error("KV caches of different shapes cannot be copied into each other");
-  }
-  const size_t blocks = data_.size() / (static_cast<size_t>(capacity_) * row_bytes_);
-  const size_t used = static_cast<size_t>(other.size_) * row_bytes_;
-  const size_t block = static_cast<size_t>(capacity_) * row_bytes_;
-  for (size_t b = 0; b < blocks; ++b) std::memcpy(data_.data() + b * block, other.data_.data() + b * block, used);
-  size_ = other.size_;
 }
 
 ForwardBuffers::ForwardBuffers(const ModelConfig& c, int max_tokens_, int n_threads, int max_context)
