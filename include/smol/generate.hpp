@@ -23,7 +23,9 @@ class ChatTemplate;
 // What a loaded model folder gives: weights, tokenizer and the threads to run them.
 class Engine {
  public:
-  Engine(const std::filesystem::path& model_dir, int n_threads, LoadMode load = LoadMode::Read);
+  // `weights` converts the matrices once after loading (--weights f32|bf16|q8_0).
+  Engine(const std::filesystem::path& model_dir, int n_threads, LoadMode load = LoadMode::Read,
+         std::optional<WeightType> weights = std::nullopt);
   ~Engine();
   const Model& model() const { return *model_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }

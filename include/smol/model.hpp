@@ -16,6 +16,7 @@ namespace smol {
 class ThreadPool;
 class GgufFile;
 struct GgufWeights;
+class MatrixConverter;
 
 struct LayerWeights {
   std::vector<float> attn_norm;  // widened once: tiny, and used every token
@@ -107,6 +108,10 @@ class Model {
   // The GGUF file the model came from (its tokenizer and chat template), or nullptr.
   const GgufFile* gguf() const;
 
+  // Converts every weight matrix to `type` (F32, BF16 or Q8_0; --weights) once, after loading.
+  // Matrices whose rows are not whole blocks of `type` keep their stored type.
+  void convert_weights(WeightType type);
+
   // Runs `tokens` at positions kv.size() ... and appends them to `kv`. Writes logits
   // (vocab floats per row) to buf.logits: one row per token, or only the last token's.
   // Throws smol::Error when the tokens would not fit the cache or the model's context.
@@ -131,6 +136,7 @@ class Model {
   TensorStore store_;
   std::shared_ptr<const GgufWeights> gguf_;  // instead of store_ for a .gguf model
   ModelWeights weights_;
+  std::shared_ptr<MatrixConverter> converter_;  // owns matrices converted by convert_weights
 };
 
 }  // namespace smol

@@ -20,6 +20,7 @@
 namespace smol {
 
 class ThreadPool;
+class MatrixConverter;
 
 enum class PositionKind { Learned, Sinusoidal };
 
@@ -153,7 +154,7 @@ class Seq2SeqModel {
                std::optional<WeightType> weights);
   Seq2SeqConfig config_;
   TensorStore store_;
-  std::vector<std::vector<uint8_t>> converted_;  // matrices converted at load time
+  std::shared_ptr<MatrixConverter> converter_;  // owns matrices converted at load time
   Seq2SeqWeights weights_;
 };
 

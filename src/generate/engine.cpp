@@ -15,12 +15,15 @@ std::filesystem::path require_file(const std::filesystem::path& dir, const char*
 
 }  // namespace
 
-Engine::Engine(const std::filesystem::path& model_dir, int n_threads, LoadMode load)
+Engine::Engine(const std::filesystem::path& model_dir, int n_threads, LoadMode load,
+               std::optional<WeightType> weights)
     : model_dir_(model_dir),
       model_(Model::load(model_dir, load)),
       tokenizer_(model_->gguf() ? tokenizer_from_gguf(*model_->gguf())
                                 : Tokenizer::from_file(require_file(model_dir, "tokenizer.json"))),
-      pool_(n_threads) {}
+      pool_(n_threads) {
+  if (weights) model_->convert_weights(*weights);
+}
 
 Engine::~Engine() = default;
 

@@ -1,5 +1,6 @@
 #include "model/bind_weights.hpp"
 #include "model/gguf_model.hpp"
+#include "model/weight_conversion.hpp"
 #include "smol/model.hpp"
 
 #include <fmt/format.h>
@@ -14,6 +15,17 @@ Model::Model(ModelConfig config, TensorStore store, const std::string& source)
     : config_(std::move(config)), store_(std::move(store)) {
   // Bound after the store has moved into place, so the views point at its final mappings.
   weights_ = bind_weights(config_, store_, source);
+}
+
+void Model::convert_weights(WeightType type) {
+  converter_ = std::make_shared<MatrixConverter>(type);
+  converter_->convert(weights_.embed);
+  for (LayerWeights& layer : weights_.layers) {
+    for (MatrixView* m : {&layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up, &layer.down}) {
+      converter_->convert(*m);
+    }
+  }
+  converter_->convert(weights_.lm_head);
 }
 
 std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, LoadMode mode) {

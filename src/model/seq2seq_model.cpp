@@ -1,6 +1,7 @@
 // Loading an encoder-decoder checkpoint folder: config, tensors, binding, optional
 // load-time conversion of the matrices.
 #include "model/seq2seq_weights.hpp"
+#include "model/weight_conversion.hpp"
 #include "smol/seq2seq.hpp"
 
 namespace smol {
@@ -12,20 +13,8 @@ Seq2SeqModel::Seq2SeqModel(Seq2SeqConfig config, TensorStore store, const std::s
   const TensorLookup find = [this](const std::string& name) { return store_.find(name); };
   weights_ = bind_seq2seq_weights(config_, find, source);
   if (!weights) return;
-  // Tied matrices are one matrix: convert each distinct one once and keep the sharing.
-  std::vector<std::pair<const void*, MatrixView>> done;
-  auto convert = [&](MatrixView& m) {
-    for (const auto& [data, converted] : done) {
-      if (data == m.data) {
-        m = converted;
-        return;
-      }
-    }
-    const void* original = m.data;
-    converted_.emplace_back();
-    m = convert_matrix(m, *weights, converted_.back());
-    done.emplace_back(original, m);
-  };
+  converter_ = std::make_shared<MatrixConverter>(*weights);
+  auto convert = [&](MatrixView& m) { converter_->convert(m); };
   for (Seq2SeqStackWeights* stack : {&weights_.encoder, &weights_.decoder}) {
     convert(stack->embed);
     for (Seq2SeqLayer& layer : stack->layers) {

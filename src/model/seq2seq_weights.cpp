@@ -5,7 +5,6 @@
 #include "model/arch_tables.hpp"
 #include "model/bind_weights.hpp"
 #include "smol/error.hpp"
-#include "smol/quant.hpp"
 #include "smol/seq2seq.hpp"
 
 namespace smol {
@@ -98,20 +97,6 @@ Seq2SeqWeights bind_seq2seq_weights(const Seq2SeqConfig& c, const TensorLookup& 
     w.final_logits_bias = bind_vector(one, "final_logits_bias", c.decoder_vocab_size, source);
   }
   return w;
-}
-
-// Converts `m` to `type` into `storage` (kept alive by the caller); a matrix whose rows are
-// not whole blocks of `type` stays as it is.
-MatrixView convert_matrix(const MatrixView& m, WeightType type, std::vector<uint8_t>& storage) {
-  if (m.type == type || m.cols % block_elements(type) != 0) return m;
-  const size_t out_row = static_cast<size_t>(row_bytes(type, m.cols));
-  storage.resize(out_row * m.rows);
-  std::vector<float> row(m.cols);
-  for (int64_t r = 0; r < m.rows; ++r) {
-    widen_row(m, r, row.data());
-    quantize_row(type, row.data(), storage.data() + r * out_row, m.cols);
-  }
-  return {type, storage.data(), m.rows, m.cols};
 }
 
 }  // namespace smol

@@ -12,8 +12,4 @@ namespace smol {
 // shapes against the config.
 Seq2SeqWeights bind_seq2seq_weights(const Seq2SeqConfig& config, const TensorLookup& find, const std::string& source);
 
-// `m` converted to `type` into `storage`; a matrix whose rows are not whole blocks of `type`
-// is returned unchanged.
-MatrixView convert_matrix(const MatrixView& m, WeightType type, std::vector<uint8_t>& storage);
-
 }  // namespace smol
