@@ -48,6 +48,9 @@ class KvCache {
   void clear() { size_ = 0; }
   // Forgets everything from position `n` on (used to rewind a sequence).
   void truncate(int n);
+  // Becomes a copy of `other`'s positions (beam search forking a hypothesis); both caches
+  // must have the same shape, type and capacity. Copies only the positions in use.
+  void copy_from(const KvCache& other);
   // Stores position `pos` of `layer`: kv_dim floats each of keys and values, converted.
   void store(int layer, int pos, const float* keys, const float* values);
   KvView keys(int layer) const { return view(layer, 0); }

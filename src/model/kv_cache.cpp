@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "smol/error.hpp"
@@ -46,6 +48,21 @@ void KvCache::store(int layer, int pos, const float* keys, const float* values) 
 void KvCache::truncate(int n) {
   if (n < 0 || n > size_) throw Error(fmt::format("cannot rewind the KV cache to {} of {} tokens", n, size_));
   size_ = n;
+}
+
+void KvCache::copy_from(const KvCache& other) {
+  if (other.type_ != type_ || other.capacity_ != capacity_ || other.kv_dim_ != kv_dim_ ||
+      other.data_.size() != data_.size()) {
+    throw Error("cannot copy a KV cache into one of another shape, type or capacity");
+  }
+  if (&other == this) return;
+  const size_t layers_x2 = data_.size() / (static_cast<size_t>(capacity_) * row_bytes_);
+  const size_t used = static_cast<size_t>(other.size_) * row_bytes_;
+  for (size_t block = 0; block < layers_x2; ++block) {
+    const size_t offset = block * capacity_ * row_bytes_;
+    std::copy_n(other.data_.data() + offset, used, data_.data() + offset);
+  }
+  size_ = other.size_;
 }
 
 ForwardBuffers::ForwardBuffers(const ModelConfig& c, int max_tokens_, int n_threads, int max_context)
