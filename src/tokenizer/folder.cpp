@@ -135,9 +135,10 @@ std::shared_ptr<Tokenizer::Impl> load_bpe_files(const fs::path& dir, const Token
   if (gpt2) {
     for (const char* role : {"bos", "eos", "unk"}) defaults.push_back({role, special_token("<|endoftext|>")});
   } else {
+    // In transformers' SPECIAL_TOKENS_ATTRIBUTES order, which numbers the tokens it appends.
     defaults = {{"bos", special_token("<s>")},   {"eos", special_token("</s>")},
-                {"sep", special_token("</s>")},  {"cls", special_token("<s>")},
-                {"unk", special_token("<unk>")}, {"pad", special_token("<pad>")},
+                {"unk", special_token("<unk>")}, {"sep", special_token("</s>")},
+                {"pad", special_token("<pad>")}, {"cls", special_token("<s>")},
                 {"mask", special_token("<mask>", /*lstrip=*/true)}};  // "behaves like a normal word"
   }
   const std::vector<SpecialRole> roles = roles_with_defaults(config, std::move(defaults));
