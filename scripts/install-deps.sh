@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages smol needs to build and test. Idempotent.
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config
-      nlohmann-json3-dev libpcre2-dev libcli11-dev libfmt-dev
+      nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libcli11-dev libfmt-dev
       libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev
       libopenmpi-dev openmpi-bin libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
       chromium)

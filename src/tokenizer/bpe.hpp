@@ -46,6 +46,7 @@ class BpeModel {
   std::optional<int32_t> token_id(std::string_view token) const;
   // Vocab spelling of every id (empty where the vocab has no such id).
   const std::vector<std::string>& tokens() const { return tokens_; }
+  size_t vocab_size() const { return vocab_.size(); }  // entries, as tokenizers counts them
   bool has_id(int32_t id) const {
     return id >= 0 && static_cast<size_t>(id) < present_.size() && present_[id];
   }

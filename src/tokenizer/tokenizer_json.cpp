@@ -8,6 +8,7 @@
 
 #include "smol/error.hpp"
 #include "tokenizer/byte_level.hpp"
+#include "tokenizer/post_processor.hpp"
 #include "tokenizer/tokenizer_impl.hpp"
 
 namespace smol {
@@ -122,22 +123,6 @@ class Loader {
     if (type != "ByteLevel") unsupported("decoder " + type);
   }
 
-  // Post-processors only add special tokens or adjust offsets when asked to add special
-  // tokens, which encode() never does, so the common ones are accepted and ignored.
-  void check_post_processor(const json& j) const {
-    if (j.is_null()) return;
-    const std::string type = type_of(j, "post_processor");
-    if (type == "Sequence") {
-      for (const json& p : j.at("processors")) check_post_processor(p);
-      return;
-    }
-    static constexpr std::string_view kIgnored[] = {"ByteLevel", "TemplateProcessing",
-                                                    "RobertaProcessing", "BertProcessing"};
-    if (std::find(std::begin(kIgnored), std::end(kIgnored), type) == std::end(kIgnored)) {
-      unsupported("post_processor " + type);
-    }
-  }
-
   std::vector<AddedToken> parse_added_tokens(const json& list) const {
     std::vector<AddedToken> tokens;
     if (list.is_null()) return tokens;
@@ -226,14 +211,17 @@ json parse_capturing_model(std::string_view text, CapturedModel& captured) {
   });
 }
 
-void fill_id_tables(Tokenizer::Impl& impl, const std::vector<AddedToken>& added) {
-  size_t size = impl.model.tokens().size();
+}  // namespace
+
+void finish_bpe_tables(Tokenizer::Impl& impl, std::vector<AddedToken> added) {
+  const BpeModel& model = std::get<BpeBackend>(impl.backend).model;
+  size_t size = model.tokens().size();
   for (const auto& a : added) size = std::max(size, static_cast<size_t>(a.id) + 1);
   impl.id_bytes.assign(size, {});
   impl.id_flags.assign(size, 0);
-  const auto& tokens = impl.model.tokens();
+  const auto& tokens = model.tokens();
   for (size_t id = 0; id < tokens.size(); ++id) {
-    if (!impl.model.has_id(static_cast<int32_t>(id))) continue;
+    if (!model.has_id(static_cast<int32_t>(id))) continue;
     // The ByteLevel decoder passes through tokens it cannot map, as tokenizers does.
     impl.id_bytes[id] = byte_level::decode(tokens[id]).value_or(tokens[id]);
     impl.id_flags[id] = Tokenizer::Impl::kPresent;
@@ -245,12 +233,36 @@ void fill_id_tables(Tokenizer::Impl& impl, const std::vector<AddedToken>& added)
                           (a.special ? Tokenizer::Impl::kSpecial : 0);
     impl.added_ids[a.content] = a.id;
   }
+  std::vector<AddedToken> raw, normalized;
+  for (auto& a : added) (a.normalized ? normalized : raw).push_back(std::move(a));
+  auto& bpe = std::get<BpeBackend>(impl.backend);
+  bpe.raw_added = AddedTokenMatcher(std::move(raw));
+  bpe.normalized_added = AddedTokenMatcher(std::move(normalized));
 }
 
-}  // namespace
+void append_added_tokens(const BpeModel& model, std::vector<AddedToken>& added,
+                         std::vector<AddedToken> extra) {
+  for (auto& t : extra) {
+    const bool known = std::any_of(added.begin(), added.end(),
+                                   [&](const AddedToken& a) { return a.content == t.content; });
+    if (known) continue;
+    if (t.id >= 0) {
+      // added_tokens_decoder gave the id
+    } else if (const auto id = model.token_id(t.content)) {
+      t.id = *id;
+    } else {
+      // tokenizers' AddedVocabulary: after the model's vocab, or after the largest added id.
+      int32_t next = static_cast<int32_t>(model.vocab_size());
+      for (const auto& a : added) next = std::max(next, a.id + 1);
+      t.id = next;
+    }
+    added.push_back(std::move(t));
+  }
+}
 
 std::shared_ptr<Tokenizer::Impl> load_tokenizer_json(std::string_view json_text,
-                                                     const std::string& name) {
+                                                     const std::string& name,
+                                                     std::vector<AddedToken> extra) {
   json root;
   CapturedModel captured;
   try {
@@ -271,7 +283,8 @@ std::shared_ptr<Tokenizer::Impl> load_tokenizer_json(std::string_view json_text,
         loader.unsupported("pre_tokenizer ByteLevel followed by another pre-tokenizer");
       }
     }
-    impl->pre_tokenizer = PreTokenizer(std::move(steps));
+    BpeBackend& bpe = std::get<BpeBackend>(impl->backend);
+    bpe.pre_tokenizer = PreTokenizer(std::move(steps));
     if (!root.contains("model")) loader.invalid("no \"model\"");
     BpeConfig config = loader.parse_model(root.at("model"));
     if (!captured.bad_merge.empty()) {
@@ -279,15 +292,14 @@ std::shared_ptr<Tokenizer::Impl> load_tokenizer_json(std::string_view json_text,
     }
     config.vocab = std::move(captured.vocab);
     config.merges = std::move(captured.merges);
-    impl->model = BpeModel::build(std::move(config), name);
+    bpe.model = BpeModel::build(std::move(config), name);
     loader.check_decoder(root.value("decoder", json()));
-    loader.check_post_processor(root.value("post_processor", json()));
+    SequenceWrap wrap = parse_post_processor(root.value("post_processor", json()), name);
+    impl->prefix_ids = std::move(wrap.prefix);
+    impl->suffix_ids = std::move(wrap.suffix);
     std::vector<AddedToken> added = loader.parse_added_tokens(root.value("added_tokens", json()));
-    fill_id_tables(*impl, added);
-    std::vector<AddedToken> raw, normalized;
-    for (auto& a : added) (a.normalized ? normalized : raw).push_back(std::move(a));
-    impl->raw_added = AddedTokenMatcher(std::move(raw));
-    impl->normalized_added = AddedTokenMatcher(std::move(normalized));
+    append_added_tokens(bpe.model, added, std::move(extra));
+    finish_bpe_tables(*impl, std::move(added));
   } catch (const json::exception& e) {
     // Wrong types or missing keys inside an otherwise well-formed file.
     throw Error(fmt::format("{}: invalid tokenizer.json: {}", name, e.what()));
