@@ -20,7 +20,7 @@ Engine::Engine(const std::filesystem::path& model_dir, int n_threads, LoadMode l
     : model_dir_(model_dir),
       model_(Model::load(model_dir, load)),
       tokenizer_(model_->gguf() ? tokenizer_from_gguf(*model_->gguf())
-                                : Tokenizer::from_file(require_file(model_dir, "tokenizer.json"))),
+                                : Tokenizer::from_folder(model_dir)),
       pool_(n_threads) {
   if (weights) model_->convert_weights(*weights);
 }

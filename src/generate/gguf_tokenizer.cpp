@@ -25,9 +25,7 @@ ChatTemplate chat_template_from_gguf(const GgufFile& file, const Tokenizer& toke
 
 Tokenizer load_tokenizer(const std::filesystem::path& model) {
   if (std::filesystem::is_regular_file(model)) return tokenizer_from_gguf(GgufFile::open(model));
-  const auto path = model / "tokenizer.json";
-  if (!std::filesystem::exists(path)) throw Error(path.string() + ": file not found");
-  return Tokenizer::from_file(path);
+  return Tokenizer::from_folder(model);
 }
 
 }  // namespace smol
