@@ -1,6 +1,8 @@
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include <fmt/format.h>
@@ -8,7 +10,10 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "smol/chat_template.hpp"
+#include "smol/decoder_step_model.hpp"
 #include "smol/generate.hpp"
+#include "smol/error.hpp"
+#include "smol/generation_config.hpp"
 
 namespace smol::cli {
 
@@ -25,7 +30,51 @@ struct GenerateArgs {
   int threads = 1;
   WeightType cache_type = WeightType::F32;
   SamplingParams sampling;
+  int beams = 0;  // 0: the greedy/sampling path; N >= 1: transformers-style search with N beams
+  double length_penalty = 1.0;
 };
+
+// --beams N: transformers' generate on the folder's generation config (early_stopping,
+// no_repeat_ngram_size, ...), with N beams, -n new tokens, greedy (no sampling). Prints the
+// best beam's text without its eos.
+int run_beam_search(Engine& engine, const GenerateArgs& args, const std::vector<int32_t>& prompt) {
+  const Model& model = engine.model();
+  const ModelConfig& mc = model.config();
+  if (args.n_predict <= 0) throw Error("--beams needs -n of at least 1");
+  GenerationConfig config;
+  if (std::filesystem::is_directory(engine.model_dir())) config = GenerationConfig::from_folder(engine.model_dir());
+  config.num_beams = args.beams;
+  config.length_penalty = args.length_penalty;
+  config.do_sample = false;
+  config.num_return_sequences = 1;
+  config.eos_token_id.assign(mc.eos_token_ids.begin(), mc.eos_token_ids.end());
+  const int prompt_len = static_cast<int>(prompt.size());
+  const int capacity = args.context > 0 ? args.context : std::min(mc.max_position_embeddings, prompt_len + args.n_predict);
+  if (prompt_len >= capacity) {
+    throw Error(fmt::format("the prompt has {} tokens, but the context holds only {}: shorten the prompt{}", prompt_len,
+                            capacity, args.context > 0 ? " or raise --ctx" : ""));
+  }
+  config.max_new_tokens = std::min(args.n_predict, capacity - prompt_len);
+  config.validate();
+
+  const auto start = std::chrono::steady_clock::now();
+  DecoderStepModel step(model, engine.pool(), capacity, args.cache_type);
+  const std::vector<std::vector<int32_t>> prompts{prompt};
+  const GeneratedSequence best = generate_search(step, prompts, config, 0)[0].best();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::vector<int32_t> ids = best.ids;
+  if (best.finish == FinishReason::Eos) ids.pop_back();
+  const std::string text = engine.tokenizer().decode(ids);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (isatty(fileno(stdout))) std::fputc('\n', stdout);
+  std::fflush(stdout);
+  std::fprintf(stderr, "%s", fmt::format("smol: prompt {} tokens, {} beams, generated {} tokens in {:.3f} s, score {:.4f}, "
+                                         "stop: {}\n",
+                                         prompt_len, args.beams, best.ids.size(), seconds, best.score,
+                                         finish_reason_name(best.finish)).c_str());
+  return 0;
+}
 
 int run_generate(const GenerateArgs& args) {
   args.sampling.validate();
@@ -39,6 +88,7 @@ int run_generate(const GenerateArgs& args) {
     text = engine.chat_template().render(messages, /*add_generation_prompt=*/true);
   }
   const std::vector<int32_t> prompt = engine.tokenizer().encode(text);
+  if (args.beams > 0) return run_beam_search(engine, args, prompt);
 
   GenerateOptions options;
   options.max_new_tokens = args.n_predict;
@@ -86,6 +136,12 @@ Command add_generate_command(CLI::App& root) {
   add_threads_option(*app, args->threads);
   add_cache_type_option(*app, args->cache_type);
   add_sampling_options(*app, args->sampling);
+  app->add_option("--beams", args->beams,
+                  "Beam search with N beams as transformers' generate (1: its greedy search); the best beam is printed")
+      ->check(CLI::Range(1, 64));
+  app->add_option("--length-penalty", args->length_penalty,
+                  "With --beams: a finished beam scores sum(log p) / length^X (length = new tokens)")
+      ->capture_default_str();
   return {app, [args] { return run_generate(*args); }};
 }
 

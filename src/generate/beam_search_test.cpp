@@ -151,6 +151,28 @@ TEST(BeamSearch, EarlyStoppingNeverMeasuresRunningBeamsAtMaxLength) {
   EXPECT_NEAR(r.score, (std::log(0.30) + std::log(0.08) + 8 * std::log(0.999)) / 10, 1e-5);
 }
 
+TEST(BeamSearch, EosRankedBelowNumBeamsIsDropped) {
+  // 2 beams, K = 4 candidates. Step 1 ranks A (.4), B (.35), E (.25): E is third, outside
+  // the top num_beams, so "E" never becomes a hypothesis although, with length penalty 0,
+  // its log .25 = -1.39 beats every 2-token sequence (A A: log .4 + log .34 = -2.00).
+  std::map<Ids, std::map<int32_t, double>> table;
+  table[{S}] = {{A, 0.40}, {B, 0.35}, {E, 0.25}};
+  table[{S, A}] = {{A, 0.34}, {B, 0.33}, {E, 0.33}};
+  table[{S, B}] = {{B, 0.34}, {A, 0.33}, {E, 0.33}};
+  ScriptedStepModel m(4, testing::table_logits(4, table, {{E, 0.34}, {A, 0.33}, {B, 0.33}}));
+  GenerationConfig c;
+  c.num_beams = 2;
+  c.num_return_sequences = 2;
+  c.max_new_tokens = 2;
+  c.eos_token_id = {E};
+  c.length_penalty = 0.0;
+  const auto r = generate_search(m, std::vector<Ids>{{S}}, c, 0)[0];
+  EXPECT_EQ(r.sequences[0].ids, (Ids{A, A}));
+  EXPECT_NEAR(r.sequences[0].score, std::log(0.40) + std::log(0.34), 1e-5);
+  // A B and A E tie at log .4 + log .33; the lower token id (B) ranks first.
+  EXPECT_EQ(r.sequences[1].ids, (Ids{A, B}));
+}
+
 TEST(BeamSearch, LengthPenaltyDividesByGeneratedTokensIncludingEos) {
   // Same model, early_stopping true: "A E" is 2 generated tokens (the start token S is not
   // counted): score = (log .3 + log .9) / 2^lp.
