@@ -13,6 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/seq2seq_options.hpp"
 #include "smol/model.hpp"
 #include "smol/thread_pool.hpp"
 
@@ -23,6 +24,7 @@ namespace {
 struct BenchArgs {
   std::string model;
   LoadMode load = LoadMode::Read;
+  std::string weights;  // --weights: convert the matrices at load time
   std::vector<int> prompt_sizes = {512};
   std::vector<int> gen_sizes = {128};
   std::vector<int> threads;
@@ -79,7 +81,9 @@ std::string weight_type_name(const Model& model) {
 int run_bench(const BenchArgs& args) {
   std::unique_ptr<Model> model;
   // Load time: mapping the file and any repacking, as a user waits for it before the first token.
-  const double load_seconds = seconds([&] { model = Model::load(resolve_model(args.model), args.load); });
+  const double load_seconds = seconds([&] { model = Model::load(resolve_model(args.model), args.load);
+    if (!args.weights.empty()) model->convert_weights(weight_type_from_flag(args.weights));
+  });
   const ModelConfig& c = model->config();
   const std::string type = weight_type_name(*model);
   nlohmann::json results = nlohmann::json::array();
@@ -146,6 +150,7 @@ Command add_bench_command(CLI::App& root) {
   CLI::App* app = root.add_subcommand("bench", "Measure prompt processing (pp) and generation (tg) speed");
   add_model_option(*app, args->model);
   add_mmap_option(*app, args->load);
+  add_weights_option(*app, args->weights);
   app->add_option("-p,--n-prompt", args->prompt_sizes, "Prompt sizes, comma-separated (0: skip)")
       ->delimiter(',')->capture_default_str();
   app->add_option("-n,--n-gen", args->gen_sizes, "Generation lengths, comma-separated (0: skip)")

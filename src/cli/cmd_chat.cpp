@@ -16,6 +16,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/seq2seq_options.hpp"
 #include "smol/chat_template.hpp"
 #include "smol/error.hpp"
 #include "smol/generate.hpp"
@@ -27,6 +28,7 @@ namespace {
 struct ChatArgs {
   std::string model;
   LoadMode load = LoadMode::Read;
+  std::string weights;  // --weights: convert the matrices at load time
   std::string system;
   int n_predict = -1;
   int context = 0;
@@ -152,7 +154,8 @@ int run_chat(const ChatArgs& args) {
   sigaddset(&sigint, SIGINT);
   if (interactive) pthread_sigmask(SIG_BLOCK, &sigint, nullptr);
 
-  Engine engine(resolve_model(args.model), args.threads, args.load);
+  Engine engine(resolve_model(args.model), args.threads, args.load,
+                args.weights.empty() ? std::nullopt : std::optional(weight_type_from_flag(args.weights)));
   (void)engine.chat_template();  // fail now, not at the first message, when there is none
   ChatSession session(engine, args);
 
@@ -221,6 +224,7 @@ Command add_chat_command(CLI::App& root) {
       ->check(non_negative_number());
   add_threads_option(*app, args->threads);
   add_cache_type_option(*app, args->cache_type);
+  add_weights_option(*app, args->weights);
   add_sampling_options(*app, args->sampling);
   return {app, [args] { return run_chat(*args); }};
 }

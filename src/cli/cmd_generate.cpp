@@ -9,11 +9,13 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/seq2seq_options.hpp"
 #include "smol/chat_template.hpp"
 #include "smol/decoder_step_model.hpp"
 #include "smol/generate.hpp"
 #include "smol/error.hpp"
 #include "smol/generation_config.hpp"
+#include "smol/seq2seq_generate.hpp"
 
 namespace smol::cli {
 
@@ -32,7 +34,49 @@ struct GenerateArgs {
   SamplingParams sampling;
   int beams = 0;  // 0: the greedy/sampling path; N >= 1: transformers-style search with N beams
   double length_penalty = 1.0;
+  std::string weights;
+  // Given on the command line (not defaults): an encoder-decoder folder's generation config
+  // decides everything else.
+  bool n_given = false, temp_given = false, length_penalty_given = false;
 };
+
+// An encoder-decoder folder: the prompt is the source; generation_config.json decides, with
+// -n, --beams, --temp and --length-penalty applied when given.
+int run_seq2seq_generate(const GenerateArgs& args, const std::filesystem::path& dir) {
+  if (args.chat) throw Error("--chat needs a decoder-only chat model; this folder is an encoder-decoder");
+  std::optional<WeightType> weights;
+  if (!args.weights.empty()) weights = weight_type_from_flag(args.weights);
+  Seq2SeqEngine engine(dir, args.threads, args.load, weights);
+  SearchFlags flags;
+  if (args.n_given) flags.max_new_tokens = args.n_predict;
+  if (args.beams > 0) flags.beams = args.beams;
+  if (args.length_penalty_given) flags.length_penalty = static_cast<float>(args.length_penalty);
+  if (args.temp_given) {
+    flags.temperature = args.sampling.temperature;
+    if (args.sampling.temperature > 0) {
+      flags.top_k = args.sampling.top_k;
+      flags.top_p = args.sampling.top_p;
+    }
+  }
+  flags.seed = args.sampling.seed == SamplingParams::kRandomSeed ? 0 : args.sampling.seed;
+  Seq2SeqRequest request;
+  request.generation = apply_search_flags(engine.generation(), flags);
+  request.seed = flags.seed;
+  request.cache_type = args.cache_type;
+  const std::vector<std::vector<int32_t>> sources = {engine.tokenizer().encode_with_special(args.prompt)};
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<SearchResult> results = generate_seq2seq(engine.model(), engine.pool(), sources, request);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const GeneratedSequence& best = results[0].best();
+  const std::string text = engine.tokenizer().decode(best.ids, /*skip_special=*/true);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (isatty(fileno(stdout))) std::fputc('\n', stdout);
+  std::fflush(stdout);
+  std::fprintf(stderr, "%s", fmt::format("smol: source {} tokens, generated {} tokens in {:.3f} s, stop: {}\n",
+                                         sources[0].size(), best.ids.size(), seconds, finish_reason_name(best.finish))
+                                 .c_str());
+  return 0;
+}
 
 // --beams N: transformers' generate on the folder's generation config (early_stopping,
 // no_repeat_ngram_size, ...), with N beams, -n new tokens, greedy (no sampling). Prints the
@@ -78,7 +122,11 @@ int run_beam_search(Engine& engine, const GenerateArgs& args, const std::vector<
 
 int run_generate(const GenerateArgs& args) {
   args.sampling.validate();
-  Engine engine(resolve_model(args.model), args.threads, args.load);
+  const std::filesystem::path dir = resolve_model(args.model);
+  if (is_seq2seq_folder(dir)) return run_seq2seq_generate(args, dir);
+  std::optional<WeightType> weights;
+  if (!args.weights.empty()) weights = weight_type_from_flag(args.weights);
+  Engine engine(dir, args.threads, args.load, weights);
 
   std::string text = args.prompt;
   if (args.chat) {
@@ -142,7 +190,13 @@ Command add_generate_command(CLI::App& root) {
   app->add_option("--length-penalty", args->length_penalty,
                   "With --beams: a finished beam scores sum(log p) / length^X (length = new tokens)")
       ->capture_default_str();
-  return {app, [args] { return run_generate(*args); }};
+  add_weights_option(*app, args->weights);
+  return {app, [args, app] {
+            args->n_given = app->count("--n-predict") > 0;
+            args->temp_given = app->count("--temp") > 0;
+            args->length_penalty_given = app->count("--length-penalty") > 0;
+            return run_generate(*args);
+          }};
 }
 
 }  // namespace smol::cli

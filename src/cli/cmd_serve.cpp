@@ -12,6 +12,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/seq2seq_options.hpp"
 #include "smol/generate.hpp"
 #include "smol/hub.hpp"
 #include "smol/server.hpp"
@@ -23,6 +24,7 @@ namespace {
 struct ServeArgs {
   std::string model;
   LoadMode load = LoadMode::Read;
+  std::string weights;  // --weights: convert the matrices at load time
   int threads = 1;
   ServerOptions server;
 };
@@ -38,7 +40,8 @@ int run_serve(ServeArgs& args) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that vanished is a failed write, not a dead server
 
-  Engine engine(resolve_model(args.model), args.threads, args.load);
+  Engine engine(resolve_model(args.model), args.threads, args.load,
+                args.weights.empty() ? std::nullopt : std::optional(weight_type_from_flag(args.weights)));
   // A Hub id names the model as clients know it; a folder is named by its last component.
   if (args.server.model_name.empty() && !std::filesystem::exists(args.model) && is_hub_repo_id(args.model)) {
     args.server.model_name = args.model;
@@ -94,6 +97,7 @@ Command add_serve_command(CLI::App& root) {
   app->add_option("--debug-step-delay-ms", o.step_delay_ms)->check(CLI::Range(0, 10000))->group("");
   add_threads_option(*app, args->threads);
   add_cache_type_option(*app, o.cache_type);
+  add_weights_option(*app, args->weights);
   return {app, [args] { return run_serve(*args); }};
 }
 
