@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "smol/error.hpp"
-#include "tokenizer/jinja_ast.hpp"
-#include "tokenizer/jinja_lexer.hpp"
+#include "jinja/ast.hpp"
+#include "jinja/lexer.hpp"
 
 namespace smol::jinja {
 
