@@ -4,6 +4,7 @@
 #define HWY_TARGET_INCLUDE "kernels/dot.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "kernels/widen-inl.hpp"
 #include "smol/kernels.hpp"
 #include "smol/half.hpp"
 
@@ -26,15 +27,10 @@ float DotF32(const float* x, const float* w, size_t n) {
   return sum;
 }
 
-// bf16 is the top half of a float32: widen by shifting the 16 bits into place.
 float DotBF16(const float* x, const uint16_t* w, size_t n) {
   const hn::ScalableTag<float> d;
-  const hn::Rebind<uint32_t, decltype(d)> du32;
-  const hn::Rebind<uint16_t, decltype(d)> du16;
   const size_t lanes = hn::Lanes(d);
-  auto widen = [&](size_t i) {
-    return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, w + i))));
-  };
+  auto widen = [&](size_t i) { return LoadWidenBF16(d, w + i); };
   auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
   size_t i = 0;
   for (; i + 2 * lanes <= n; i += 2 * lanes) {
@@ -49,10 +45,8 @@ float DotBF16(const float* x, const uint16_t* w, size_t n) {
 
 float DotF16(const float* x, const uint16_t* w, size_t n) {
   const hn::ScalableTag<float> d;
-  const hn::Rebind<hwy::float16_t, decltype(d)> df16;
   const size_t lanes = hn::Lanes(d);
-  const auto* wh = reinterpret_cast<const hwy::float16_t*>(w);
-  auto widen = [&](size_t i) { return hn::PromoteTo(d, hn::LoadU(df16, wh + i)); };
+  auto widen = [&](size_t i) { return LoadWidenF16(d, w + i); };
   auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
   size_t i = 0;
   for (; i + 2 * lanes <= n; i += 2 * lanes) {

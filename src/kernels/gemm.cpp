@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "kernels/matmul_internal.hpp"
+#include "kernels/widen-inl.hpp"
 #include "smol/half.hpp"
 #include "smol/quant.hpp"
 
@@ -58,19 +59,12 @@ void DecodeRow(const MatrixView& w, int64_t row, float* out) {
     case WeightType::BF16:
     case WeightType::F16: {
       const uint16_t* src = static_cast<const uint16_t*>(w.data) + row * cols;
-      const hn::Rebind<uint16_t, DF> du16;
-      const hn::Rebind<uint32_t, DF> du32;
-      const hn::Rebind<hwy::float16_t, DF> dh;
       int64_t i = 0;
       if (w.type == WeightType::BF16) {
-        for (; i + n <= cols; i += n) {
-          hn::StoreU(hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, src + i)))), df, out + i);
-        }
+        for (; i + n <= cols; i += n) hn::StoreU(smol::HWY_NAMESPACE::LoadWidenBF16(df, src + i), df, out + i);
         for (; i < cols; ++i) out[i] = bf16_to_f32(src[i]);
       } else {
-        for (; i + n <= cols; i += n) {
-          hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(src + i))), df, out + i);
-        }
+        for (; i + n <= cols; i += n) hn::StoreU(smol::HWY_NAMESPACE::LoadWidenF16(df, src + i), df, out + i);
         for (; i < cols; ++i) out[i] = f16_to_f32(src[i]);
       }
       return;

@@ -8,6 +8,7 @@
 #include "hwy/highway.h"
 
 #include "kernels/matmul_internal.hpp"
+#include "kernels/widen-inl.hpp"
 #include "smol/half.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -27,15 +28,8 @@ struct F16Row {
   const uint16_t* p;
 };
 
-HWY_INLINE VF Widen(DF df, Bf16Row w) {
-  const hn::Rebind<uint32_t, DF> du32;
-  const hn::Rebind<uint16_t, DF> du16;
-  return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, w.p))));
-}
-HWY_INLINE VF Widen(DF df, F16Row w) {
-  const hn::Rebind<hwy::float16_t, DF> dh;
-  return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(w.p)));
-}
+HWY_INLINE VF Widen(DF df, Bf16Row w) { return smol::HWY_NAMESPACE::LoadWidenBF16(df, w.p); }
+HWY_INLINE VF Widen(DF df, F16Row w) { return smol::HWY_NAMESPACE::LoadWidenF16(df, w.p); }
 
 inline const char* address(const float* p) { return reinterpret_cast<const char*>(p); }
 inline const char* address(Bf16Row w) { return reinterpret_cast<const char*>(w.p); }
