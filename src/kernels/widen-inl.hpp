@@ -12,26 +12,33 @@
 #include <cstdint>
 
 #include "hwy/highway.h"
+#include "smol/half.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace smol::HWY_NAMESPACE {
 
-// Lanes(df) bf16 values from p as float32. bf16 is the top half of a float32: widen by
-// shifting the 16 bits into place (exact).
-template <class DF>
-HWY_INLINE hwy::HWY_NAMESPACE::Vec<DF> LoadWidenBF16(DF df, const uint16_t* p) {
+// The two 16-bit float types kernels read. bf16 is the top half of a float32 (widened by
+// shifting the 16 bits into place); F16 is IEEE half. Both widen exactly.
+enum class Half { F16, BF16 };
+
+// Lanes(df) values of type H from p as float32.
+template <Half H, class DF>
+HWY_INLINE hwy::HWY_NAMESPACE::Vec<DF> LoadWiden(DF df, const uint16_t* p) {
   namespace hn = hwy::HWY_NAMESPACE;
-  const hn::Rebind<uint32_t, DF> du32;
-  const hn::Rebind<uint16_t, DF> du16;
-  return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, p))));
+  if constexpr (H == Half::BF16) {
+    const hn::Rebind<uint32_t, DF> du32;
+    const hn::Rebind<uint16_t, DF> du16;
+    return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, p))));
+  } else {
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p)));
+  }
 }
 
-// Lanes(df) IEEE half values from p as float32 (exact).
-template <class DF>
-HWY_INLINE hwy::HWY_NAMESPACE::Vec<DF> LoadWidenF16(DF df, const uint16_t* p) {
-  namespace hn = hwy::HWY_NAMESPACE;
-  const hn::Rebind<hwy::float16_t, DF> dh;
-  return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p)));
+// One value, for the tails past the last whole vector.
+template <Half H>
+HWY_INLINE float WidenOne(uint16_t h) {
+  return H == Half::BF16 ? bf16_to_f32(h) : f16_to_f32(h);
 }
 
 }  // namespace smol::HWY_NAMESPACE
