@@ -5,7 +5,8 @@ PKGS=(build-essential cmake ninja-build pkg-config
       nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libcli11-dev libfmt-dev
       libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev
       libopenmpi-dev openmpi-bin libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
-      chromium)
+      libsentencepiece-dev libzip-dev python3 python3-torch python3-sentencepiece python3-numpy
+      ccache chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "server/fake_hub.hpp"
+#include "test_support/fake_hub.hpp"
 #include "test_support/fixtures.hpp"
 #include "test_support/run_process.hpp"
 

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <future>
 
-#include "cli/serve_test_support.hpp"
+#include "test_support/serve_process.hpp"
 
 namespace smol {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <future>
 
-#include "cli/serve_test_support.hpp"
+#include "test_support/serve_process.hpp"
 
 namespace smol {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <numeric>
 
-#include "formats/test_helpers.hpp"
+#include "test_support/temp_files.hpp"
 #include "smol/gguf.hpp"
 #include "smol/json_file.hpp"
 #include "test_support/fixtures.hpp"

@@ -4,8 +4,8 @@
 
 #include <random>
 
-#include "formats/gguf_test_bytes.hpp"
-#include "formats/test_helpers.hpp"
+#include "test_support/gguf_bytes.hpp"
+#include "test_support/temp_files.hpp"
 #include "smol/gguf.hpp"
 
 namespace smol {

@@ -2,8 +2,8 @@
 // with every metadata type.
 #include <gtest/gtest.h>
 
-#include "formats/gguf_test_bytes.hpp"
-#include "formats/test_helpers.hpp"
+#include "test_support/gguf_bytes.hpp"
+#include "test_support/temp_files.hpp"
 #include "smol/gguf.hpp"
 
 namespace smol {

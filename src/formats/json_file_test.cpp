@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "formats/test_helpers.hpp"
+#include "test_support/temp_files.hpp"
 
 namespace smol {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <functional>
 
-#include "formats/test_helpers.hpp"
+#include "test_support/temp_files.hpp"
 #include "smol/json_file.hpp"
 #include "test_support/fixtures.hpp"
 

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "formats/test_helpers.hpp"
+#include "test_support/temp_files.hpp"
 #include "smol/safetensors.hpp"
 
 namespace smol {

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <random>
 
-#include "formats/test_helpers.hpp"
+#include "test_support/temp_files.hpp"
 #include "smol/safetensors.hpp"
 #include "test_support/fixtures.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "formats/test_helpers.hpp"
+#include "test_support/temp_files.hpp"
 #include "smol/half.hpp"
 #include "smol/safetensors.hpp"
 

@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "formats/test_helpers.hpp"
+#include "test_support/temp_files.hpp"
 #include "smol/safetensors.hpp"
 
 namespace smol {

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/widen-inl.hpp"
 #include "smol/error.hpp"
 #include "smol/half.hpp"
 #include "smol/kernels.hpp"
@@ -30,31 +31,17 @@ struct F32Rows {
   float Get(size_t j, int e) const { return p[j * stride + e]; }
 };
 
-struct F16Rows {
+template <Half H>
+struct HalfRows {
   static constexpr bool kScaled = false;
   const uint16_t* p;
   size_t stride;
   template <class D>
-  hn::Vec<D> Load(D d, size_t j, int e) const {
-    const hn::Rebind<hwy::float16_t, D> dh;
-    return hn::PromoteTo(d, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p + j * stride + e)));
-  }
-  float Get(size_t j, int e) const { return f16_to_f32(p[j * stride + e]); }
+  hn::Vec<D> Load(D d, size_t j, int e) const { return LoadWiden<H>(d, p + j * stride + e); }
+  float Get(size_t j, int e) const { return WidenOne<H>(p[j * stride + e]); }
 };
-
-// bf16 is the top half of a float32: widen by shifting the 16 bits into place.
-struct BF16Rows {
-  static constexpr bool kScaled = false;
-  const uint16_t* p;
-  size_t stride;
-  template <class D>
-  hn::Vec<D> Load(D d, size_t j, int e) const {
-    const hn::Rebind<uint16_t, D> du16;
-    const hn::Rebind<uint32_t, D> du32;
-    return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, p + j * stride + e))));
-  }
-  float Get(size_t j, int e) const { return bf16_to_f32(p[j * stride + e]); }
-};
+using F16Rows = HalfRows<Half::F16>;
+using BF16Rows = HalfRows<Half::BF16>;
 
 // Q8_0: `offset` is the head's first element within a position's row of `row_blocks` blocks.
 // Load needs the Lanes(d) elements to lie in one block (see the caller's `vectors`).

@@ -8,7 +8,7 @@
 #include <tuple>
 #include <vector>
 
-#include "kernels/test_util.hpp"
+#include "test_support/kernel_data.hpp"
 #include "smol/error.hpp"
 #include "smol/kernels.hpp"
 #include "smol/quant.hpp"

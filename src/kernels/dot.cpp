@@ -4,6 +4,7 @@
 #define HWY_TARGET_INCLUDE "kernels/dot.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "kernels/widen-inl.hpp"
 #include "smol/kernels.hpp"
 #include "smol/half.hpp"
 
@@ -26,15 +27,12 @@ float DotF32(const float* x, const float* w, size_t n) {
   return sum;
 }
 
-// bf16 is the top half of a float32: widen by shifting the 16 bits into place.
-float DotBF16(const float* x, const uint16_t* w, size_t n) {
+// x . w for 16-bit weights, widened in registers.
+template <Half H>
+float DotHalf(const float* x, const uint16_t* w, size_t n) {
   const hn::ScalableTag<float> d;
-  const hn::Rebind<uint32_t, decltype(d)> du32;
-  const hn::Rebind<uint16_t, decltype(d)> du16;
   const size_t lanes = hn::Lanes(d);
-  auto widen = [&](size_t i) {
-    return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, w + i))));
-  };
+  auto widen = [&](size_t i) { return LoadWiden<H>(d, w + i); };
   auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
   size_t i = 0;
   for (; i + 2 * lanes <= n; i += 2 * lanes) {
@@ -43,27 +41,12 @@ float DotBF16(const float* x, const uint16_t* w, size_t n) {
   }
   for (; i + lanes <= n; i += lanes) acc0 = hn::MulAdd(hn::LoadU(d, x + i), widen(i), acc0);
   float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
-  for (; i < n; ++i) sum += x[i] * bf16_to_f32(w[i]);
+  for (; i < n; ++i) sum += x[i] * WidenOne<H>(w[i]);
   return sum;
 }
 
-float DotF16(const float* x, const uint16_t* w, size_t n) {
-  const hn::ScalableTag<float> d;
-  const hn::Rebind<hwy::float16_t, decltype(d)> df16;
-  const size_t lanes = hn::Lanes(d);
-  const auto* wh = reinterpret_cast<const hwy::float16_t*>(w);
-  auto widen = [&](size_t i) { return hn::PromoteTo(d, hn::LoadU(df16, wh + i)); };
-  auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
-  size_t i = 0;
-  for (; i + 2 * lanes <= n; i += 2 * lanes) {
-    acc0 = hn::MulAdd(hn::LoadU(d, x + i), widen(i), acc0);
-    acc1 = hn::MulAdd(hn::LoadU(d, x + i + lanes), widen(i + lanes), acc1);
-  }
-  for (; i + lanes <= n; i += lanes) acc0 = hn::MulAdd(hn::LoadU(d, x + i), widen(i), acc0);
-  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
-  for (; i < n; ++i) sum += x[i] * f16_to_f32(w[i]);
-  return sum;
-}
+float DotBF16(const float* x, const uint16_t* w, size_t n) { return DotHalf<Half::BF16>(x, w, n); }
+float DotF16(const float* x, const uint16_t* w, size_t n) { return DotHalf<Half::F16>(x, w, n); }
 
 }  // namespace smol::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/test_util.hpp"
+#include "test_support/kernel_data.hpp"
 #include "smol/kernels.hpp"
 
 namespace smol {

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "kernels/matmul_internal.hpp"
+#include "kernels/widen-inl.hpp"
 #include "smol/half.hpp"
 #include "smol/quant.hpp"
 
@@ -46,6 +47,16 @@ void PackTokens(const float* x, int64_t x_stride, int n_tokens, int64_t cols, in
   }
 }
 
+using smol::HWY_NAMESPACE::Half;
+template <Half H>
+HWY_INLINE void WidenRow(const uint16_t* src, int64_t cols, float* out) {
+  const DF df;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(df));
+  int64_t i = 0;
+  for (; i + n <= cols; i += n) hn::StoreU(smol::HWY_NAMESPACE::LoadWiden<H>(df, src + i), df, out + i);
+  for (; i < cols; ++i) out[i] = smol::HWY_NAMESPACE::WidenOne<H>(src[i]);
+}
+
 // One row to float32 with SIMD where the type allows it cheaply.
 void DecodeRow(const MatrixView& w, int64_t row, float* out) {
   const DF df;
@@ -55,26 +66,8 @@ void DecodeRow(const MatrixView& w, int64_t row, float* out) {
     case WeightType::F32:
       std::memcpy(out, static_cast<const float*>(w.data) + row * cols, cols * sizeof(float));
       return;
-    case WeightType::BF16:
-    case WeightType::F16: {
-      const uint16_t* src = static_cast<const uint16_t*>(w.data) + row * cols;
-      const hn::Rebind<uint16_t, DF> du16;
-      const hn::Rebind<uint32_t, DF> du32;
-      const hn::Rebind<hwy::float16_t, DF> dh;
-      int64_t i = 0;
-      if (w.type == WeightType::BF16) {
-        for (; i + n <= cols; i += n) {
-          hn::StoreU(hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, src + i)))), df, out + i);
-        }
-        for (; i < cols; ++i) out[i] = bf16_to_f32(src[i]);
-      } else {
-        for (; i + n <= cols; i += n) {
-          hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(src + i))), df, out + i);
-        }
-        for (; i < cols; ++i) out[i] = f16_to_f32(src[i]);
-      }
-      return;
-    }
+    case WeightType::BF16: WidenRow<Half::BF16>(static_cast<const uint16_t*>(w.data) + row * cols, cols, out); return;
+    case WeightType::F16: WidenRow<Half::F16>(static_cast<const uint16_t*>(w.data) + row * cols, cols, out); return;
     case WeightType::Q8_0: {
       const auto* blocks = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(w.data) +
                                                                row * row_bytes(w.type, cols));

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/test_util.hpp"
+#include "test_support/kernel_data.hpp"
 #include "smol/huge_page_buffer.hpp"
 #include "smol/error.hpp"
 #include "smol/kernels.hpp"

@@ -8,6 +8,7 @@
 #include "hwy/highway.h"
 
 #include "kernels/matmul_internal.hpp"
+#include "kernels/widen-inl.hpp"
 #include "smol/half.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -20,37 +21,31 @@ using VF = hn::Vec<DF>;
 HWY_INLINE VF Widen(DF df, const float* p) { return hn::LoadU(df, p); }
 
 // uint16_t rows are bf16 or f16; the tag type picks which.
-struct Bf16Row {
+using smol::HWY_NAMESPACE::Half;
+template <Half H>
+struct HalfRow {
   const uint16_t* p;
 };
-struct F16Row {
-  const uint16_t* p;
-};
+using Bf16Row = HalfRow<Half::BF16>;
+using F16Row = HalfRow<Half::F16>;
 
-HWY_INLINE VF Widen(DF df, Bf16Row w) {
-  const hn::Rebind<uint32_t, DF> du32;
-  const hn::Rebind<uint16_t, DF> du16;
-  return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, w.p))));
-}
-HWY_INLINE VF Widen(DF df, F16Row w) {
-  const hn::Rebind<hwy::float16_t, DF> dh;
-  return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(w.p)));
-}
+template <Half H>
+HWY_INLINE VF Widen(DF df, HalfRow<H> w) { return smol::HWY_NAMESPACE::LoadWiden<H>(df, w.p); }
 
 inline const char* address(const float* p) { return reinterpret_cast<const char*>(p); }
-inline const char* address(Bf16Row w) { return reinterpret_cast<const char*>(w.p); }
-inline const char* address(F16Row w) { return reinterpret_cast<const char*>(w.p); }
+template <Half H>
+inline const char* address(HalfRow<H> w) { return reinterpret_cast<const char*>(w.p); }
 template <class Row>
 constexpr int64_t kElementBytes = 2;
 template <>
 constexpr int64_t kElementBytes<const float*> = 4;
 
 inline float scalar(const float* p) { return *p; }
-inline float scalar(Bf16Row w) { return bf16_to_f32(*w.p); }
-inline float scalar(F16Row w) { return f16_to_f32(*w.p); }
+template <Half H>
+inline float scalar(HalfRow<H> w) { return smol::HWY_NAMESPACE::WidenOne<H>(*w.p); }
 inline const float* advance(const float* p, int64_t n) { return p + n; }
-inline Bf16Row advance(Bf16Row w, int64_t n) { return {w.p + n}; }
-inline F16Row advance(F16Row w, int64_t n) { return {w.p + n}; }
+template <Half H>
+inline HalfRow<H> advance(HalfRow<H> w, int64_t n) { return {w.p + n}; }
 
 // out[r] = row r . x for R rows `cols` apart, two accumulators per row. Each row's stream is
 // prefetched `ahead` bytes on, one prefetch per cache line: the hardware prefetcher alone keeps

@@ -314,27 +314,20 @@ void QuantDotRows(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t 
       return;
     }
     case WeightType::Q4_K:
+    case WeightType::Q6_K: {
+      const bool q4k = type == WeightType::Q4_K;
       for (; r < n_rows; ++r) {
+        const uint8_t* row = w + r * row_bytes;
         for (int t = 0; t < n_tokens; ++t) {
 #ifdef SMOL_HAVE_AVX2_DOT
-          y[t * y_stride + r] = RowQ4K(w + r * row_bytes, n_super, a, t);
+          y[t * y_stride + r] = q4k ? RowQ4K(row, n_super, a, t) : RowQ6K(row, n_super, a, t);
 #else
-          y[t * y_stride + r] = RowQ4KScalar(w + r * row_bytes, n_super, a, t);
+          y[t * y_stride + r] = q4k ? RowQ4KScalar(row, n_super, a, t) : RowQ6KScalar(row, n_super, a, t);
 #endif
         }
       }
       return;
-    case WeightType::Q6_K:
-      for (; r < n_rows; ++r) {
-        for (int t = 0; t < n_tokens; ++t) {
-#ifdef SMOL_HAVE_AVX2_DOT
-          y[t * y_stride + r] = RowQ6K(w + r * row_bytes, n_super, a, t);
-#else
-          y[t * y_stride + r] = RowQ6KScalar(w + r * row_bytes, n_super, a, t);
-#endif
-        }
-      }
-      return;
+    }
     default: return;
   }
 }

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/test_util.hpp"
+#include "test_support/kernel_data.hpp"
 #include "smol/error.hpp"
 #include "smol/half.hpp"
 #include "smol/quant.hpp"

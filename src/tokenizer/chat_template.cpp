@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "smol/error.hpp"
-#include "tokenizer/jinja_template.hpp"
+#include "jinja/template.hpp"
 
 namespace smol {
 

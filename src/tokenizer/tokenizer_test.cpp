@@ -86,7 +86,7 @@ TEST(RealTokenizer, EveryFixtureLineEncodesAndDecodesExactly) {
 TEST(RealTokenizer, WhitespaceAndContractionEdgeCases) {
   const Tokenizer& tok = real_tokenizer();
   const std::vector<std::pair<std::string, std::vector<int32_t>>> cases = {
-#include "tokenizer/edge_cases.inc"
+#include "test_support/tokenizer_edge_cases.inc"
   };
   ASSERT_FALSE(cases.empty());
   for (const auto& [text, ids] : cases) {

@@ -1,4 +1,4 @@
-#include "tokenizer/jinja_parser.hpp"
+#include "jinja/parser.hpp"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include <initializer_list>
 
 #include "smol/error.hpp"
-#include "tokenizer/jinja_expr_parser.hpp"
+#include "jinja/expr_parser.hpp"
 
 namespace smol::jinja {
 

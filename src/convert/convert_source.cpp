@@ -1,4 +1,4 @@
-#include "model/convert_source.hpp"
+#include "convert/convert_source.hpp"
 
 #include <cstring>
 

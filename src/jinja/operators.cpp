@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "tokenizer/jinja_builtins.hpp"
-#include "tokenizer/jinja_strings.hpp"
+#include "jinja/builtins.hpp"
+#include "jinja/strings.hpp"
 
 namespace smol::jinja {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "smol/error.hpp"
-#include "tokenizer/jinja_ast.hpp"
-#include "tokenizer/jinja_lexer.hpp"
+#include "jinja/ast.hpp"
+#include "jinja/lexer.hpp"
 
 namespace smol::jinja {
 
@@ -80,22 +80,19 @@ class TokenStream {
     TokenStream& s_;
   };
 
-  template <class T>
-  ExprPtr make(const Token& at, T node) {
-    auto e = std::make_unique<Expr>();
-    e->line = at.line;
-    e->column = at.column;
-    e->node = std::move(node);
-    return e;
+  // An Expr or a Node holding `node`, located at the token where it starts.
+  template <class Out, class T>
+  static std::unique_ptr<Out> located(const Token& at, T node) {
+    auto out = std::make_unique<Out>();
+    out->line = at.line;
+    out->column = at.column;
+    out->node = std::move(node);
+    return out;
   }
   template <class T>
-  NodePtr make_node(const Token& at, T node) {
-    auto n = std::make_unique<Node>();
-    n->line = at.line;
-    n->column = at.column;
-    n->node = std::move(node);
-    return n;
-  }
+  ExprPtr make(const Token& at, T node) { return located<Expr>(at, std::move(node)); }
+  template <class T>
+  NodePtr make_node(const Token& at, T node) { return located<Node>(at, std::move(node)); }
 };
 
 }  // namespace smol::jinja

@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "tokenizer/jinja_ast.hpp"
-#include "tokenizer/jinja_value.hpp"
+#include "jinja/ast.hpp"
+#include "jinja/value.hpp"
 
 namespace smol::jinja {
 

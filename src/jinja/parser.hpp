@@ -5,8 +5,8 @@
 #include <string_view>
 #include <vector>
 
-#include "tokenizer/jinja_ast.hpp"
-#include "tokenizer/jinja_lexer.hpp"
+#include "jinja/ast.hpp"
+#include "jinja/lexer.hpp"
 
 namespace smol::jinja {
 

@@ -1,4 +1,4 @@
-#include "tokenizer/jinja_value.hpp"
+#include "jinja/value.hpp"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "tokenizer/jinja_strings.hpp"
+#include "jinja/strings.hpp"
 
 namespace smol::jinja {
 

@@ -4,8 +4,8 @@
 // raise_exception). They throw EvalError; the renderer adds the template position.
 #include <string_view>
 
-#include "tokenizer/jinja_ast.hpp"
-#include "tokenizer/jinja_value.hpp"
+#include "jinja/ast.hpp"
+#include "jinja/value.hpp"
 
 namespace smol::jinja {
 

@@ -1,4 +1,4 @@
-#include "server/hub_download.hpp"
+#include "hub/hub_download.hpp"
 
 #include <curl/curl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "server/hub_cache.hpp"
+#include "hub/hub_cache.hpp"
 
 #include <cstdlib>
 #include <fstream>

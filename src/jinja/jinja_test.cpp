@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "smol/error.hpp"
-#include "tokenizer/jinja_template.hpp"
+#include "jinja/template.hpp"
 
 namespace smol::jinja {
 namespace {

@@ -1,9 +1,9 @@
-#include "tokenizer/jinja_expr_parser.hpp"
+#include "jinja/expr_parser.hpp"
 
 #include <charconv>
 #include <cstdlib>
 
-#include "tokenizer/jinja_builtins.hpp"
+#include "jinja/builtins.hpp"
 
 namespace smol::jinja {
 

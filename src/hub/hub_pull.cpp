@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "server/hub_cache.hpp"
-#include "server/hub_download.hpp"
+#include "hub/hub_cache.hpp"
+#include "hub/hub_download.hpp"
 #include "smol/error.hpp"
 #include "smol/hub.hpp"
 

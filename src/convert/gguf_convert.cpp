@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "model/convert_source.hpp"
+#include "convert/convert_source.hpp"
 #include "smol/error.hpp"
 #include "smol/gguf.hpp"
 #include "smol/json_file.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 // Expression parser: Jinja2's grammar and operator precedence (parser.py), from conditional
 // expressions down to literals, with postfix subscripts, calls, filters and tests.
-#include "tokenizer/jinja_token_stream.hpp"
+#include "jinja/token_stream.hpp"
 
 namespace smol::jinja {
 

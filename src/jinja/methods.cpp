@@ -6,8 +6,8 @@
 #include <ctime>
 
 #include "smol/error.hpp"
-#include "tokenizer/jinja_builtins.hpp"
-#include "tokenizer/jinja_strings.hpp"
+#include "jinja/builtins.hpp"
+#include "jinja/strings.hpp"
 
 namespace smol::jinja {
 

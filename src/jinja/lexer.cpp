@@ -1,4 +1,4 @@
-#include "tokenizer/jinja_lexer.hpp"
+#include "jinja/lexer.hpp"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <array>
 
 #include "smol/error.hpp"
-#include "tokenizer/jinja_strings.hpp"
+#include "jinja/strings.hpp"
 
 namespace smol::jinja {
 

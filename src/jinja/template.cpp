@@ -1,11 +1,11 @@
-#include "tokenizer/jinja_template.hpp"
+#include "jinja/template.hpp"
 
 #include <fmt/format.h>
 
 #include "smol/error.hpp"
-#include "tokenizer/jinja_builtins.hpp"
-#include "tokenizer/jinja_lexer.hpp"
-#include "tokenizer/jinja_parser.hpp"
+#include "jinja/builtins.hpp"
+#include "jinja/lexer.hpp"
+#include "jinja/parser.hpp"
 
 namespace smol::jinja {
 

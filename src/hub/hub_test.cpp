@@ -8,7 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "server/fake_hub.hpp"
+#include "test_support/fake_hub.hpp"
 #include "smol/error.hpp"
 #include "smol/generate.hpp"
 #include "test_support/fixtures.hpp"

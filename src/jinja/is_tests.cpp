@@ -1,7 +1,7 @@
 // Jinja2's builtin tests, the `is` in `x is defined` (the subset chat templates use).
 #include <fmt/format.h>
 
-#include "tokenizer/jinja_builtins.hpp"
+#include "jinja/builtins.hpp"
 
 namespace smol::jinja {
 

@@ -7,7 +7,7 @@
 #include <variant>
 #include <vector>
 
-#include "tokenizer/jinja_value.hpp"
+#include "jinja/value.hpp"
 
 namespace smol::jinja {
 
