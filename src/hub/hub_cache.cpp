@@ -97,23 +97,35 @@ void link_snapshot_file(const fs::path& repo_dir, const std::string& commit, con
   if (ec) throw Error(link.string() + ": cannot create link: " + ec.message());
 }
 
-bool is_complete_model_dir(const fs::path& dir) {
-  auto present = [&](const std::string& name) { return fs::is_regular_file(dir / name); };  // follows links
-  if (!present("config.json") || !present("tokenizer.json")) return false;
-  if (present("model.safetensors")) return true;
-  if (!present("model.safetensors.index.json")) return false;
+namespace {
+
+// Every shard a sharded index names is present.
+bool shards_present(const fs::path& dir, const std::string& index_name) {
   try {
-    std::ifstream in(dir / "model.safetensors.index.json");
+    std::ifstream in(dir / index_name);
     const nlohmann::json index = nlohmann::json::parse(in);
     std::set<std::string> shards;
     for (const auto& [tensor, shard] : index.at("weight_map").items()) shards.insert(shard.get<std::string>());
     for (const std::string& shard : shards) {
-      if (!present(shard)) return false;
+      if (!fs::is_regular_file(dir / shard)) return false;
     }
     return !shards.empty();
   } catch (const std::exception&) {
     return false;
   }
+}
+
+}  // namespace
+
+bool is_complete_model_dir(const fs::path& dir) {
+  auto present = [&](const std::string& name) { return fs::is_regular_file(dir / name); };  // follows links
+  if (!present("config.json")) return false;
+  const bool tokenizer = present("tokenizer.json") || (present("vocab.json") && present("merges.txt")) ||
+                         (present("source.spm") && present("target.spm") && present("vocab.json"));
+  if (!tokenizer) return false;
+  if (present("model.safetensors") || present("pytorch_model.bin")) return true;
+  if (present("model.safetensors.index.json")) return shards_present(dir, "model.safetensors.index.json");
+  return present("pytorch_model.bin.index.json") && shards_present(dir, "pytorch_model.bin.index.json");
 }
 
 }  // namespace hub

@@ -39,7 +39,9 @@ struct RepoInfo {
 bool is_model_file(const std::string& name) {
   static const std::set<std::string> kNames = {
       "config.json",          "generation_config.json", "tokenizer.json",   "tokenizer_config.json",
-      "special_tokens_map.json", "chat_template.jinja", "model.safetensors", "model.safetensors.index.json"};
+      "special_tokens_map.json", "chat_template.jinja", "model.safetensors", "model.safetensors.index.json",
+      // Tokenizers of encoder-decoder repos: GPT-2/BART BPE files and Marian's SentencePiece pair.
+      "vocab.json", "merges.txt", "added_tokens.json", "source.spm", "target.spm", "target_vocab.json"};
   return kNames.count(name) > 0;
 }
 
@@ -187,15 +189,28 @@ fs::path pull_model(const HubConfig& hub, const std::string& repo, const std::st
     return std::any_of(fetched.begin(), fetched.end(), [&](const auto& p) { return p.first == name; });
   };
   if (!has("config.json")) throw Error(fmt::format("{}: the repo has no config.json: not a transformers model", repo));
-  if (!has("model.safetensors")) {
-    if (!has("model.safetensors.index.json")) {
-      throw Error(fmt::format("{}: the repo has no model.safetensors or model.safetensors.index.json", repo));
-    }
-    const RemoteFile* index = find_file(info, "model.safetensors.index.json");
+  // Weights: safetensors when the repo has them (as transformers prefers), else the
+  // pickle checkpoint; a sharded index pulls every shard it names.
+  auto fetch_shards = [&](const std::string& index_name) {
+    const RemoteFile* index = find_file(info, index_name);
     for (const std::string& shard : shards_of(puller.repo_dir() / "blobs" / index->blob())) {
       const RemoteFile* f = find_file(info, shard);
       if (!f) throw Error(fmt::format("{}: the index names {}, which the repo does not have", repo, shard));
       fetched.emplace_back(shard, puller.fetch(info.commit, *f));
+    }
+  };
+  if (!has("model.safetensors")) {
+    if (has("model.safetensors.index.json")) {
+      fetch_shards("model.safetensors.index.json");
+    } else if (const RemoteFile* bin = find_file(info, "pytorch_model.bin")) {
+      fetched.emplace_back(bin->name, puller.fetch(info.commit, *bin));
+    } else if (const RemoteFile* bin_index = find_file(info, "pytorch_model.bin.index.json")) {
+      fetched.emplace_back(bin_index->name, puller.fetch(info.commit, *bin_index));
+      fetch_shards("pytorch_model.bin.index.json");
+    } else {
+      throw Error(fmt::format("{}: the repo has no model.safetensors, model.safetensors.index.json or "
+                              "pytorch_model.bin",
+                              repo));
     }
   }
   // Everything is verified: only now does the snapshot (and the ref naming it) appear.

@@ -200,3 +200,32 @@ TEST(HubConfig, ReadsTheEnvironment) {
 
 }  // namespace
 }  // namespace smol
+
+namespace smol {
+namespace {
+
+// An encoder-decoder repo has no tokenizer.json: Marian's SentencePiece pair and vocab.json
+// are pulled instead, the snapshot counts as complete, and it loads as a seq2seq model.
+TEST(HubPullSeq2Seq, MarianRepoPullsItsTokenizerFilesAndIsCompleteOffline) {
+  testing::FakeHub hub;
+  const fs::path fixture = testing::source_dir() / "tests" / "fixtures" / "seq2seq" / "marian-tied";
+  hub.add_repo("test-org/marian", fixture);
+  HubConfig config;
+  config.endpoint = hub.endpoint();
+  config.cache_dir = fs::temp_directory_path() / ("smol-hub-seq2seq-" + std::to_string(getpid()));
+  fs::remove_all(config.cache_dir);
+  const fs::path snapshot = pull_model(config, "test-org/marian", "main");
+  for (const char* name : {"config.json", "generation_config.json", "source.spm", "target.spm", "vocab.json",
+                           "tokenizer_config.json", "model.safetensors"}) {
+    EXPECT_EQ(testing::read_bytes(snapshot / name), testing::read_bytes(fixture / name)) << name;
+  }
+  EXPECT_FALSE(fs::exists(snapshot / "expected.json"));
+  config.offline = true;
+  EXPECT_EQ(pull_model(config, "test-org/marian", "main"), snapshot);  // complete: no network needed
+  const Tokenizer tok = Tokenizer::from_folder(snapshot);
+  EXPECT_EQ(tok.encode_with_special("You may copy it."), (std::vector<int32_t>{114, 92, 93, 2, 37, 21, 0}));
+  fs::remove_all(config.cache_dir);
+}
+
+}  // namespace
+}  // namespace smol
