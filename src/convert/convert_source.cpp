@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 
 #include "smol/error.hpp"
+#include "smol/json_file.hpp"
 #include "smol/quant.hpp"
+#include "smol/seq2seq.hpp"
 #include "smol/thread_pool.hpp"
 
 namespace smol {
@@ -34,6 +36,12 @@ ConvertSource ConvertSource::open(const std::filesystem::path& path) {
     s.config = s.gguf->config;
     s.name = s.gguf->file.metadata().get_string("general.name", path.string()).value_or(path.stem().string());
   } else {
+    if (std::filesystem::exists(path / "config.json") && Seq2SeqConfig::is_seq2seq(read_json_file(path / "config.json"))) {
+      // llama.cpp has no BART/Marian architecture to load such a GGUF into.
+      throw Error(path.string() +
+                  ": is an encoder-decoder model; GGUF export supports decoder-only (Llama) models only. "
+                  "For quantized speed use --weights q8_0 when running it");
+    }
     s.config = ModelConfig::from_folder(path);
     s.store = TensorStore::open_folder(path);
     s.name = std::filesystem::absolute(path).lexically_normal().filename().string();
