@@ -289,9 +289,12 @@ def pad_batch(seqs, pad):
     return ids, mask
 
 
+# The keyword arguments of the plain cases, exactly as passed to generate(): every processor the
+# folder's config could switch on is switched off explicitly (None overrides too), and the
+# length is max_new_tokens (so the default-20 rule of _prepare_generated_length never applies).
 PLAIN = {"min_length": 0, "min_new_tokens": None, "no_repeat_ngram_size": 0, "bad_words_ids": None,
          "repetition_penalty": 1.0, "forced_bos_token_id": None, "forced_eos_token_id": None,
-         "length_penalty": 1.0, "early_stopping": False, "max_length": 20, "max_new_tokens": 12}
+         "length_penalty": 1.0, "early_stopping": False, "max_new_tokens": 12}
 
 
 def cases(gen):
@@ -305,8 +308,8 @@ def cases(gen):
     ]
 
 
-PUBLIC_FIELDS = ["max_length", "min_length", "min_new_tokens", "num_beams", "length_penalty", "early_stopping",
-                 "no_repeat_ngram_size", "bad_words_ids", "repetition_penalty", "forced_bos_token_id",
+PUBLIC_FIELDS = ["max_length", "max_new_tokens", "min_length", "min_new_tokens", "num_beams", "length_penalty",
+                 "early_stopping", "no_repeat_ngram_size", "bad_words_ids", "repetition_penalty", "forced_bos_token_id",
                  "forced_eos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id"]
 
 
@@ -314,18 +317,26 @@ def run_case(model, gen, overrides, src_ids, src_mask, sources):
     g = G.finalize_params(gen, **overrides)
     batch = G.generate(model.step_fn(src_ids, src_mask), len(sources), g)
     singles = [G.generate(model.step_fn([s], [[1] * len(s)]), 1, g) for s in sources]
+    fill = g["pad_token_id"] or (g["eos_list"] or [-1])[0]  # _beam_search's output_fill_value
     for i, one in enumerate(singles):
         seq = one["sequences"][0]
         row = batch["sequences"][i]
         assert row[: len(seq)] == seq, (row, seq)
-        assert all(t == g["pad_token_id"] for t in row[len(seq):]), (row, seq)
+        assert all(t in (g["pad_token_id"], fill) for t in row[len(seq):]), (row, seq)
         if "scores" in one:
             assert abs(one["scores"][0] - batch["scores"][i]) < 1e-9
     margin = min([batch["min_margin"]] + [s["min_margin"] for s in singles])
-    res = {"params": {k: g[k] for k in PUBLIC_FIELDS}, "sequences": batch["sequences"],
-           "sequences_one_by_one": [s["sequences"][0] for s in singles], "min_decision_margin": margin}
+    res = {"params": dict(overrides), "resolved": {k: g[k] for k in PUBLIC_FIELDS},
+           "sequences": batch["sequences"], "sequences_one_by_one": [s["sequences"][0] for s in singles],
+           "min_decision_margin": margin}
     if "scores" in batch:
         res["sequence_scores"] = batch["scores"]
+    if batch.get("vocab_mismatch"):
+        res["transformers_raises"] = (
+            "RuntimeError in _beam_search at 000034a4: torch.reshape(log_probs, (batch_size, num_beams * vocab_size)) "
+            f"with vocab_size = config.get_text_config().vocab_size = {batch['vocab_mismatch']['config_vocab_size']} "
+            f"but logits of width {batch['vocab_mismatch']['logits_width']} (decoder_vocab_size); sequences here use "
+            "the logits' width, as greedy and transformers <= v4.47 beam search do")
     return res, margin
 
 
