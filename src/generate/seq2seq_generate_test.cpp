@@ -28,14 +28,16 @@ std::vector<int32_t> generated_part(const nlohmann::json& sequence) {
   return ids;
 }
 
-// A case's resolved parameters as transformers' generate() keyword arguments.
-GenerationConfig case_config(const nlohmann::json& params) {
-  nlohmann::json object = params;
-  for (auto it = object.begin(); it != object.end();) {
-    it = it.value().is_null() ? object.erase(it) : std::next(it);
-  }
-  GenerationConfig g = GenerationConfig::from_json(object, "case");
-  g.max_length_set_by_caller = true;
+// What generate(**params) runs with: the folder's generation config (generation_config.json,
+// else config.json's legacy fields) updated by the case's keyword arguments, a null one
+// unsetting the field. A max_length passed as an argument is the caller's, so the "20 means
+// 20 new tokens" default rule does not apply to it.
+GenerationConfig case_config(const std::filesystem::path& dir, const nlohmann::json& params) {
+  const bool has_generation_json = std::filesystem::exists(dir / "generation_config.json");
+  nlohmann::json object = read_json_file(dir / (has_generation_json ? "generation_config.json" : "config.json"));
+  for (const auto& [key, value] : params.items()) object[key] = value;
+  GenerationConfig g = GenerationConfig::from_json(object, "case", /*from_model_config=*/!has_generation_json);
+  g.max_length_set_by_caller = params.contains("max_length");
   return g;
 }
 
@@ -64,7 +66,11 @@ TEST_P(Seq2SeqGeneration, EveryCaseMatchesTheReferenceBatched) {
   ThreadPool pool(2);
   const auto sources = expected["source_ids"].get<std::vector<std::vector<int32_t>>>();
   for (const auto& [name, c] : expected["generation"].items()) {
-    expect_case(*model, pool, sources, case_config(c["params"]), c, GetParam() + " " + name);
+    expect_case(*model, pool, sources, case_config(dir, c["params"]), c, GetParam() + " " + name);
+    // The lengths transformers resolved for this case.
+    const LengthLimits limits = resolve_lengths(case_config(dir, c["params"]), 1, model->config().max_position_embeddings);
+    EXPECT_EQ(limits.max_length, c["resolved"]["max_length"].get<int>()) << name;
+    EXPECT_EQ(limits.min_length, c["resolved"]["min_length"].get<int>()) << name;
   }
 }
 
@@ -91,7 +97,7 @@ TEST_P(Seq2SeqGeneration, EveryCacheTypeGivesTheSameGreedyIds) {
   // f16 rounding stays well inside the oracle's decision margins (>= 1e-4 in logits is not
   // guaranteed for bf16/q8_0, so only f16 is held to identical ids).
   Seq2SeqRequest request;
-  request.generation = case_config(c["params"]);
+  request.generation = case_config(dir, c["params"]);
   request.cache_type = WeightType::F16;
   const std::vector<SearchResult> results = generate_seq2seq(*model, pool, sources, request);
   for (size_t i = 0; i < sources.size(); ++i) {
