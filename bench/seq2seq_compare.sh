@@ -19,6 +19,15 @@ TRANSLATE_SRC=${TRANSLATE_SRC:-32}
 SUMMARIZE_SRC=${SUMMARIZE_SRC:-256}
 WORK=${WORK:-/tmp/smol-seq2seq-bench}
 PY=/usr/bin/python3
+# PyTorch's float32 matmuls go to whatever libblas.so.3 the system selects; Debian's default
+# is the unoptimised reference BLAS, which would make any ratio meaningless. With Debian's
+# OpenBLAS installed (apt-get install libopenblas0-pthread) torch runs on it.
+OPENBLAS_DIR=/usr/lib/x86_64-linux-gnu/openblas-pthread
+if [ ! -e "$OPENBLAS_DIR/libblas.so.3" ]; then
+  echo "install libopenblas0-pthread first: PyTorch on the reference BLAS is not a fair baseline" >&2
+  exit 1
+fi
+export LD_LIBRARY_PATH="$OPENBLAS_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" OPENBLAS_NUM_THREADS=${THREADS:-2} OMP_NUM_THREADS=${THREADS:-2}
 mkdir -p "$WORK"
 [ -x "$SMOL" ] || { echo "build smol first: cmake --build $BUILD --target smol" >&2; exit 1; }
 
@@ -79,4 +88,4 @@ for spec in "marian opus-mt-en-de translate $TRANSLATE_SRC" "bart distilbart-cnn
     echo "| $shape | $cmd | $mode | $t_sps | $t_tps | $s_sps | $s_tps | $(ratio "$s_tps" "$t_tps") | $q_sps | $q_tps | $(ratio "$q_tps" "$t_tps") | $t_rss / $s_rss / $q_rss |"
   done
 done
-echo "batch $BATCH sources, $MAX_NEW new tokens each, $THREADS threads; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "batch $BATCH sources, $MAX_NEW new tokens each, $THREADS threads, torch $($PY -c 'import torch; print(torch.__version__)') on OpenBLAS; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
