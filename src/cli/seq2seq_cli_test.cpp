@@ -158,3 +158,24 @@ TEST(Seq2SeqCliErrors, GenerateOnAnEncoderDecoderRunsIt) {
 
 }  // namespace
 }  // namespace smol
+
+namespace smol {
+namespace {
+
+// A decoder-only Instruct model: summarize is the chat template with a task instruction, so
+// it prints what generate --chat prints for that instruction (greedy).
+TEST(Seq2SeqCliInstruct, SummarizeIsTheChatTemplateWithAnInstruction) {
+  const std::string m = (testing::source_dir() / "models" / "tiny-random-bf16").string();
+  const std::string text = "The cat sat on the mat. It was warm.";
+  ProcessResult s = run_process({smol(), "summarize", "-m", m, "-p", text, "-n", "8"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  ProcessResult g = run_process({smol(), "generate", "-m", m, "--chat", "-p",
+                                 "Summarize the following text in one or two sentences.\n\n" + text, "-n", "8", "--temp",
+                                 "0"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_EQ(s.out, g.out + "\n");
+  EXPECT_FALSE(g.out.empty());
+}
+
+}  // namespace
+}  // namespace smol
