@@ -110,7 +110,11 @@ int run_seq2seq_model(const Seq2SeqArgs& args, const std::filesystem::path& dir,
   if (!args.weights.empty()) weights = weight_type_from_flag(args.weights);
   Seq2SeqEngine engine(dir, args.threads, args.load, weights);
   Seq2SeqRequest request;
-  request.generation = apply_search_flags(engine.generation(), args.search);
+  std::string prefix;
+  request.generation = apply_search_flags(
+      args.task == Task::Summarize ? with_task_params(dir, "summarization", engine.generation(), prefix)
+                                   : engine.generation(),
+      args.search);
   request.seed = args.search.seed;
   request.cache_type = args.cache_type;
   // Token ids in and out need no tokenizer: --ids reads each line as a JSON array of ids.
@@ -132,7 +136,7 @@ int run_seq2seq_model(const Seq2SeqArgs& args, const std::filesystem::path& dir,
   for (size_t first = 0; first < sources.size(); first += args.batch) {
     const size_t count = std::min<size_t>(args.batch, sources.size() - first);
     std::vector<std::vector<int32_t>> ids;
-    for (size_t i = 0; i < count; ++i) ids.push_back(source_ids(sources[first + i]));
+    for (size_t i = 0; i < count; ++i) ids.push_back(source_ids(args.ids ? sources[first + i] : prefix + sources[first + i]));
     const std::vector<SearchResult> results = generate_seq2seq(engine.model(), engine.pool(), ids, request);
     for (size_t i = 0; i < count; ++i) {
       const GeneratedSequence& best = results[i].best();

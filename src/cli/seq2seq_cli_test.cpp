@@ -179,3 +179,35 @@ TEST(Seq2SeqCliInstruct, SummarizeIsTheChatTemplateWithAnInstruction) {
 
 }  // namespace
 }  // namespace smol
+
+namespace smol {
+namespace {
+
+// config.json's task_specific_params.summarization applies to summarize (not to translate),
+// over the generation config, and its prefix goes before every source, as in pipelines.
+TEST(Seq2SeqCliTaskParams, SummarizationParamsAndPrefixApplyToSummarize) {
+  const fs::path src = fixture("bart-untied");
+  const fs::path dir = fs::temp_directory_path() / ("smol-task-params-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::copy(src, dir);
+  nlohmann::json config = read_json_file(dir / "config.json");
+  config["task_specific_params"] = {{"summarization", {{"num_beams", 1}, {"max_length", 6}, {"prefix", "Go now. "}}}};
+  std::ofstream(dir / "config.json") << config.dump();
+  const std::string text = "You may copy it.";
+  ProcessResult s = run_process({smol(), "summarize", "-m", dir.string(), "-p", text, "--json"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  ProcessResult t = run_process({smol(), "translate", "-m", dir.string(), "-p", "Go now. " + text, "--beams", "1",
+                                 "--max-length", "6", "--json"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const auto summary_ids = nlohmann::json::parse(s.out)["outputs"][0]["ids"];
+  EXPECT_EQ(summary_ids, nlohmann::json::parse(t.out)["outputs"][0]["ids"]);
+  EXPECT_LE(summary_ids.size(), 5u);
+  // translate ignores the summarization params: the folder's own 3 beams and max length.
+  ProcessResult plain = run_process({smol(), "translate", "-m", dir.string(), "-p", text, "--json"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_GT(nlohmann::json::parse(plain.out)["outputs"][0]["ids"].size(), 5u);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace smol

@@ -1,5 +1,7 @@
 #include "cli/seq2seq_options.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "smol/error.hpp"
 #include "smol/json_file.hpp"
 #include "smol/seq2seq.hpp"
@@ -54,6 +56,27 @@ GenerationConfig apply_search_flags(GenerationConfig g, const SearchFlags& f) {
   if (f.early_stopping == "never") g.early_stopping = EarlyStopping::Never;
   if (g.num_return_sequences > g.num_beams) g.num_return_sequences = 1;  // only the best is printed
   g.validate();
+  return g;
+}
+
+GenerationConfig with_task_params(const std::filesystem::path& dir, const std::string& task,
+                                  const GenerationConfig& base, std::string& prefix) {
+  prefix.clear();
+  const nlohmann::json config = read_json_file(dir / "config.json");
+  const auto tasks = config.find("task_specific_params");
+  if (tasks == config.end() || !tasks->is_object() || !tasks->contains(task)) return base;
+  nlohmann::json params = (*tasks)[task];
+  if (!params.is_object()) throw Error((dir / "config.json").string() + ": task_specific_params." + task + " must be an object");
+  if (params.contains("prefix")) {
+    if (params["prefix"].is_string()) prefix = params["prefix"].get<std::string>();
+    params.erase("prefix");
+  }
+  // The folder's own generation settings, then the task's on top, as GenerationConfig.update.
+  const bool has_generation_json = std::filesystem::exists(dir / "generation_config.json");
+  nlohmann::json merged = has_generation_json ? read_json_file(dir / "generation_config.json") : config;
+  for (const auto& [key, value] : params.items()) merged[key] = value;
+  GenerationConfig g = GenerationConfig::from_json(merged, (dir / "config.json").string(), !has_generation_json);
+  g.max_length_set_by_caller = base.max_length_set_by_caller;
   return g;
 }
 

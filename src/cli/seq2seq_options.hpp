@@ -31,6 +31,13 @@ struct SearchFlags {
 void add_search_options(CLI::App& app, SearchFlags& flags);
 GenerationConfig apply_search_flags(GenerationConfig config, const SearchFlags& flags);
 
+// transformers' pipelines apply config.json's task_specific_params[task] (e.g. BART-CNN's
+// summarization: 4 beams, length_penalty 2, min/max length, no_repeat_ngram_size 3) over the
+// generation config, and prepend its "prefix" to every source. Returns `base` unchanged when
+// the folder has none.
+GenerationConfig with_task_params(const std::filesystem::path& dir, const std::string& task,
+                                  const GenerationConfig& base, std::string& prefix);
+
 // --weights f32|bf16|q8_0: convert the matrices once at load time.
 void add_weights_option(CLI::App& app, std::string& weights);
 WeightType weight_type_from_flag(const std::string& name);
