@@ -4,7 +4,7 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config
       nlohmann-json3-dev libpcre2-dev libcli11-dev libfmt-dev
       libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev
-      libopenmpi-dev openmpi-bin libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
+      zlib1g-dev libopenmpi-dev openmpi-bin libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
       chromium)
 missing=()
 for p in "${PKGS[@]}"; do
