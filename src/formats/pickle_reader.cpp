@@ -49,7 +49,9 @@ struct Value {
   Callable callable = Callable::OrderedDict;
   DType dtype = DType::F32;   // a storage-type Global
   std::vector<Value*> items;  // Tuple, List; a Dict's keys and values, interleaved
-  std::unordered_map<std::string, size_t> string_keys;  // Dict: index in items of a string key
+  // Dict: where a string key sits in items; the views point into the key Values' text, which
+  // never changes once made, so a key repeated through the memo costs no copy.
+  std::unordered_map<std::string_view, size_t> string_keys;
 };
 
 struct StorageType {
@@ -134,6 +136,7 @@ class Unpickler {
     return v;
   }
   std::string_view line() {
+    if (pos_ == in_.size()) fail("GLOBAL name has no terminating newline (truncated)");
     const auto* begin = reinterpret_cast<const char*>(in_.data() + pos_);
     const void* nl = std::memchr(begin, '\n', in_.size() - pos_);
     if (nl == nullptr) fail("GLOBAL name has no terminating newline (truncated)");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -66,7 +67,16 @@ uint64_t checked_mul(uint64_t a, uint64_t b, const std::string& where, std::stri
   return out;
 }
 
-std::byte* new_buffer(PytorchBinTensors& out, uint64_t nbytes) {
+// Copies are bounded by the storages' total, twice over (a storage inflated or swapped, then
+// a transposed view of it copied) plus slack, so a hostile pickle cannot make many copies of
+// one storage through many overlapping views.
+constexpr uint64_t kCopySlackBytes = uint64_t{64} << 20;
+
+std::byte* new_buffer(PytorchBinTensors& out, uint64_t nbytes, uint64_t limit, const std::string& where) {
+  if (nbytes > limit || out.copied_bytes > limit - nbytes) {
+    throw Error(fmt::format("{}: copying non-contiguous tensors would take over {} bytes (many views of the same "
+                            "storage?)", where, limit));
+  }
   out.buffers.push_back({std::make_unique_for_overwrite<std::byte[]>(std::max<uint64_t>(nbytes, 1)), nbytes});
   out.copied_bytes += nbytes;
   return out.buffers.back().bytes.get();
@@ -93,7 +103,7 @@ std::vector<Storage> load_storages(const ZipArchive& zip, const std::string& pre
     if (entry->method == formats_detail::kZipStored && !swap) {
       storage.data = zip.stored_bytes(*entry).data();
     } else {
-      std::byte* buffer = new_buffer(out, nbytes);
+      std::byte* buffer = new_buffer(out, nbytes, std::numeric_limits<uint64_t>::max(), zip.where());
       zip.extract(*entry, buffer);
       if (swap && size > 1) {
         for (uint64_t i = 0; i < nbytes; i += size) std::reverse(buffer + i, buffer + i + size);
@@ -132,7 +142,8 @@ void gather(const PickledTensor& t, const std::byte* base, size_t size, std::byt
   }
 }
 
-TensorView make_view(const PickledTensor& t, const Storage& s, const std::string& where, PytorchBinTensors& out) {
+TensorView make_view(const PickledTensor& t, const Storage& s, const std::string& where, uint64_t copy_limit,
+                     PytorchBinTensors& out) {
   const std::string name = printable(t.name);
   const std::string what = fmt::format("tensor '{}'", name);
   const size_t size = dtype_size(s.dtype);
@@ -178,7 +189,7 @@ TensorView make_view(const PickledTensor& t, const Storage& s, const std::string
     view.data = first;
     return view;
   }
-  std::byte* copy = new_buffer(out, nbytes);
+  std::byte* copy = new_buffer(out, nbytes, copy_limit, where);
   if (contiguous) {
     std::memcpy(copy, first, nbytes);
   } else {
@@ -204,8 +215,11 @@ PytorchBinTensors parse_pytorch_bin(std::span<const std::byte> bytes, const std:
 
   PytorchBinTensors out;
   const std::vector<Storage> storages = load_storages(zip, prefix, dict, swap, out);
+  uint64_t storage_bytes = 0;
+  for (const Storage& s : storages) storage_bytes += s.numel * dtype_size(s.dtype);  // each <= its record
+  const uint64_t copy_limit = 2 * storage_bytes + kCopySlackBytes;
   for (const PickledTensor& t : dict.tensors) {
-    out.tensors.insert_or_assign(t.name, make_view(t, storages[t.storage], where, out));
+    out.tensors.insert_or_assign(t.name, make_view(t, storages[t.storage], where, copy_limit, out));
   }
   return out;
 }
