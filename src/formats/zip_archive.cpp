@@ -207,7 +207,7 @@ ZipEntry read_entry(std::span<const std::byte> bytes, Reader& central, const Dir
   if (header.u(4) != kLocalSignature) {
     throw Error(fmt::format("{}: zip entry '{}' has no local header at byte {}", where, name, local));
   }
-  header.skip(22);
+  header.skip(kLocalBytes - 4 - 4);  // to the name and extra field lengths
   const uint64_t local_name_len = header.u(2), local_extra_len = header.u(2);
   if (header.text(local_name_len) != e.name) {
     throw Error(fmt::format("{}: zip entry '{}' has another name in its local header", where, name));
