@@ -4,9 +4,10 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config
       nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libcli11-dev libfmt-dev
       libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev
-      libopenmpi-dev openmpi-bin libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
-      libsentencepiece-dev libzip-dev python3 python3-torch python3-sentencepiece python3-numpy
-      ccache chromium)
+      zlib1g-dev libopenmpi-dev openmpi-bin libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
+      python3 chromium)
+# Regenerating fixtures (tests/oracle/) and the PyTorch benchmarks need more, not installed here:
+#   python3-torch python3-numpy python3-sentencepiece python3-regex libopenblas0-pthread
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -13,21 +13,10 @@
 
 #include "smol/dtype.hpp"
 #include "smol/mapped_file.hpp"
+#include "smol/pytorch_bin.hpp"
+#include "smol/tensor_view.hpp"
 
 namespace smol {
-
-struct TensorView {
-  std::string name;
-  DType dtype = DType::F32;
-  std::vector<int64_t> shape;
-  const std::byte* data = nullptr;  // aligned to dtype_size(dtype) for files read by smol
-  size_t nbytes = 0;
-
-  int64_t numel() const;
-  // Typed access; the caller must have checked dtype (F32 -> float, BF16/F16 -> uint16_t).
-  const float* f32() const { return reinterpret_cast<const float*>(data); }
-  const uint16_t* u16() const { return reinterpret_cast<const uint16_t*>(data); }
-};
 
 class SafetensorsFile {
  public:
@@ -50,10 +39,12 @@ class SafetensorsFile {
 };
 
 // A model's complete set of tensors: `model.safetensors`, or the shards listed in
-// `model.safetensors.index.json` ({"weight_map": {tensor: shard file}}).
+// `model.safetensors.index.json` ({"weight_map": {tensor: shard file}}); in a folder with no
+// safetensors, `pytorch_model.bin` or the shards of `pytorch_model.bin.index.json` (as
+// transformers, safetensors win when both are present).
 class TensorStore {
  public:
-  // `dir` is a model folder; a path to a single .safetensors file is accepted too.
+  // `dir` is a model folder; a path to a single .safetensors (or .bin/.pt/.pth) file is accepted too.
   static TensorStore open_folder(const std::filesystem::path& dir, LoadMode mode = LoadMode::Map);
 
   const TensorView* find(const std::string& name) const;  // nullptr if absent
@@ -61,11 +52,13 @@ class TensorStore {
   std::vector<std::string> names() const;                 // sorted
   const std::filesystem::path& source() const { return source_; }
   const std::vector<SafetensorsFile>& files() const { return files_; }
+  const std::vector<PytorchBinFile>& bin_files() const { return bin_files_; }
 
  private:
   std::filesystem::path source_;
   std::vector<SafetensorsFile> files_;
-  // Points into files_' maps; map nodes never move, so moving the store keeps them valid.
+  std::vector<PytorchBinFile> bin_files_;
+  // Points into files_' and bin_files_' maps; map nodes never move, so moving the store keeps them valid.
   std::map<std::string, const TensorView*> index_;
 };
 

@@ -8,7 +8,8 @@ add_executable(test_formats_sanitized ${smol_formats_sanitized_sources})
 target_include_directories(test_formats_sanitized PRIVATE "${smol_formats_root}/include" "${smol_formats_root}/src")
 target_compile_options(test_formats_sanitized PRIVATE ${smol_formats_sanitize_flags} -O1 -g)
 target_link_options(test_formats_sanitized PRIVATE ${smol_formats_sanitize_flags})
-target_link_libraries(test_formats_sanitized PRIVATE GTest::gtest GTest::gtest_main nlohmann_json::nlohmann_json fmt::fmt)
+target_link_libraries(test_formats_sanitized PRIVATE GTest::gtest GTest::gtest_main nlohmann_json::nlohmann_json fmt::fmt
+  PkgConfig::ZLIB)
 target_compile_definitions(test_formats_sanitized PRIVATE
   SMOL_SHARED_DIR="${SMOL_SHARED_DIR}" SMOL_SOURCE_DIR="${smol_formats_root}"
   SMOL_BINARY="${CMAKE_BINARY_DIR}/smol")

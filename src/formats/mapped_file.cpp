@@ -116,9 +116,10 @@ MappedFile MappedFile::read_copy(const std::filesystem::path& path, size_t lead)
   const size_t n_threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
   const size_t piece = (size / n_threads + kHugePage - 1) / kHugePage * kHugePage;
   std::vector<std::future<void>> readers;
+  const int descriptor = fd.get();  // clang 14 cannot capture a structured binding
   for (size_t begin = 0; begin < size; begin += piece) {
     const size_t end = std::min(size, begin + piece);
-    readers.push_back(std::async(std::launch::async, [&, begin, end] { read_range(fd.get(), path, out, begin, end); }));
+    readers.push_back(std::async(std::launch::async, [&, begin, end] { read_range(descriptor, path, out, begin, end); }));
   }
   for (auto& r : readers) r.get();  // rethrows the first failure
   ::mprotect(base, length, PROT_READ);  // same guarantees as a mapped file; failure is harmless

@@ -96,7 +96,7 @@ TEST_F(ShardedFolder, CorruptShardIsNamed) {
 TEST(TensorStore, EmptyFolder) {
   TempDir dir;
   expect_error([&] { TensorStore::open_folder(dir.path()); },
-               {dir.path().string(), "no model.safetensors or model.safetensors.index.json"});
+               {dir.path().string(), "no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json"});
 }
 
 TEST(TensorStore, MissingFolder) {
