@@ -15,7 +15,7 @@ import sys
 # smol_deps_<layer> must link the same graph (checked below).
 LAYERS = {
     "core": ([], ["error.hpp", "half.hpp"]),
-    "formats": (["core"], ["dtype.hpp", "gguf.hpp", "json_file.hpp", "mapped_file.hpp", "model_config.hpp",
+    "formats": (["core"], ["dtype.hpp", "gguf.hpp", "pytorch_bin.hpp", "tensor_view.hpp", "json_file.hpp", "mapped_file.hpp", "model_config.hpp",
                            "safetensors.hpp"]),
     "jinja": (["core"], []),
     "tokenizer": (["jinja"], ["chat_template.hpp", "tokenizer.hpp"]),

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "formats/test_helpers.hpp"
+#include "test_support/temp_files.hpp"
 
 // GCC 12 warns falsely about std::string concatenation at -O2 (GCC bug 105329).
 #if defined(__GNUC__) && !defined(__clang__)

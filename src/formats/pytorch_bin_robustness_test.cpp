@@ -6,7 +6,7 @@
 #include <random>
 
 #include "formats/pickle_reader.hpp"
-#include "formats/test_helpers.hpp"
+#include "test_support/temp_files.hpp"
 #include "formats/zip_archive.hpp"
 #include "smol/pytorch_bin.hpp"
 

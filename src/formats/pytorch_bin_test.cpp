@@ -5,7 +5,7 @@
 #include <cstring>
 #include <set>
 
-#include "formats/test_helpers.hpp"
+#include "test_support/temp_files.hpp"
 #include "smol/pytorch_bin.hpp"
 #include "smol/safetensors.hpp"
 
