@@ -87,7 +87,10 @@ TEST_F(ServeSeq2Seq, CompletionEqualsTheFolderGeneration) {
   }
 }
 
-TEST_F(ServeSeq2Seq, StreamedEqualsNotStreamed) {
+TEST(ServeSeq2SeqStreaming, StreamedEqualsNotStreamed) {
+  // Paced, so that tokens reach the client over time rather than all within one read.
+  ServeProcess server({"--debug-step-delay-ms", "15"}, marian_dir());
+  ASSERT_GT(server.port(), 0) << server.log();
   auto c = server.client();
   const json t = fixture_texts()[1];
   int status = 0;

@@ -139,14 +139,14 @@ class Seq2SeqScheduler::Batch {
     } catch (const std::exception& e) {
       for (Row& row : rows_) fail(row, e.what());
     }
-    flush_step();
+    metrics_.record_tokens(step_tokens_, std::chrono::steady_clock::now());
     for (Row& row : rows_) fail(row, "generation ended without a result");  // none is left: a safety net
   }
 
  private:
-  // Called before every decoder pass.
+  // Called before every decoder pass; the pass is counted here, before any row it ends can
+  // answer its client, with the tokens picked since the previous one.
   void between_passes() {
-    flush_step();
     if (owner_.options_.step_delay.count() > 0) std::this_thread::sleep_for(owner_.options_.step_delay);
     for (Row& row : rows_) {
       if (!row.done && row.job->cancelled()) cancel(row);
@@ -155,14 +155,8 @@ class Seq2SeqScheduler::Batch {
       for (Row& row : rows_) fail(row, "the server is shutting down");
     }
     if (std::all_of(rows_.begin(), rows_.end(), [](const Row& row) { return row.done; })) throw Abandoned{};
-    pass_open_ = true;
-  }
-
-  void flush_step() {
-    if (!pass_open_) return;
     metrics_.record_step(step_tokens_, std::chrono::steady_clock::now());
     step_tokens_ = 0;
-    pass_open_ = false;
   }
 
   // A token the search picked for `row`; false ends the row.
@@ -230,8 +224,7 @@ class Seq2SeqScheduler::Batch {
   std::vector<Row> rows_;
   std::optional<uint64_t> seed_;
   std::vector<int32_t> eos_;
-  int step_tokens_ = 0;
-  bool pass_open_ = false;
+  int step_tokens_ = 0;  // picked since the last pass was counted
 };
 
 Seq2SeqScheduler::Seq2SeqScheduler(Seq2SeqEngine& engine, const Seq2SeqSchedulerOptions& options, Metrics& metrics)
