@@ -65,6 +65,7 @@ struct GenerationConfig {
   void validate() const;
 
   bool is_beam() const { return num_beams > 1; }
+  bool operator==(const GenerationConfig&) const = default;
 };
 
 // "false", "true" or "never".

@@ -61,6 +61,7 @@ class Seq2SeqEngine {
   const Tokenizer& tokenizer() const;
   const GenerationConfig& generation() const { return generation_; }
   ThreadPool& pool() { return pool_; }
+  const std::filesystem::path& model_dir() const { return dir_; }
 
  private:
   std::unique_ptr<Seq2SeqModel> model_;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include "cli/seq2seq_options.hpp"
 #include "smol/generate.hpp"
 #include "smol/hub.hpp"
+#include "smol/seq2seq_generate.hpp"
 #include "smol/server.hpp"
 
 namespace smol::cli {
@@ -40,13 +42,26 @@ int run_serve(ServeArgs& args) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that vanished is a failed write, not a dead server
 
-  Engine engine(resolve_model(args.model), args.threads, args.load,
-                args.weights.empty() ? std::nullopt : std::optional(weight_type_from_flag(args.weights)));
+  const std::filesystem::path dir = resolve_model(args.model);
+  const std::optional<WeightType> weights =
+      args.weights.empty() ? std::nullopt : std::optional(weight_type_from_flag(args.weights));
   // A Hub id names the model as clients know it; a folder is named by its last component.
   if (args.server.model_name.empty() && !std::filesystem::exists(args.model) && is_hub_repo_id(args.model)) {
     args.server.model_name = args.model;
   }
-  Server server(engine, args.server);
+  // An encoder-decoder folder (BART, mBART, Marian) gets the seq2seq engine; the prompt or
+  // the last user message is its source.
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Seq2SeqEngine> seq2seq;
+  std::unique_ptr<Server> owned;
+  if (is_seq2seq_folder(dir)) {
+    seq2seq = std::make_unique<Seq2SeqEngine>(dir, args.threads, args.load, weights);
+    owned = std::make_unique<Server>(*seq2seq, args.server);
+  } else {
+    engine = std::make_unique<Engine>(dir, args.threads, args.load, weights);
+    owned = std::make_unique<Server>(*engine, args.server);
+  }
+  Server& server = *owned;
   const int port = server.bind();
   std::fprintf(stderr, "%s", fmt::format("smol serve: listening on http://{}:{} (model {}, {} slots, {} threads, {} KV "
                                          "cache)\n",

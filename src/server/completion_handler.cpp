@@ -5,7 +5,6 @@
 #include "server/server_state.hpp"
 #include "smol/chat_template.hpp"
 #include "smol/error.hpp"
-#include "smol/generate.hpp"
 
 namespace smol::server {
 
@@ -20,22 +19,37 @@ constexpr std::chrono::milliseconds kProbeInterval{500};
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// Encoder-decoder models translate or summarize one text: the prompt, or in a chat the last
+// user message (the earlier turns have no place in the encoder's input).
+std::string source_text(const CompletionParams& params) {
+  if (params.endpoint == Endpoint::Completion) return params.prompt;
+  for (auto m = params.messages.rbegin(); m != params.messages.rend(); ++m) {
+    if (m->role == "user") return m->content;
+  }
+  throw ApiError(400, "this is an encoder-decoder model: the last user message is its source, and there is none",
+                 "invalid_request_error", "messages");
+}
+
 std::vector<int32_t> prompt_tokens(ServerState& state, const CompletionParams& params) {
-  const Tokenizer& tokenizer = state.engine.tokenizer();
+  const ModelInfo& model = state.model;
+  const Tokenizer& tokenizer = model.tokenizer;
   const char* param = params.endpoint == Endpoint::Chat ? "messages" : "prompt";
   std::vector<int32_t> ids;
   try {
-    if (params.endpoint == Endpoint::Chat) {
-      if (!state.has_chat_template) {
-        throw ApiError(400, "this model has no chat template: use /v1/completions", "invalid_request_error", param);
-      }
-      ids = tokenizer.encode(state.engine.chat_template().render(params.messages, /*add_generation_prompt=*/true));
-    } else if (!params.prompt_ids.empty()) {
+    if (params.endpoint == Endpoint::Completion && !params.prompt_ids.empty()) {
       ids = params.prompt_ids;
-      const int vocab = state.engine.model().config().vocab_size;
+      const int vocab = model.vocab_size;
       for (int32_t id : ids) {
         if (id < 0 || id >= vocab) throw Error(fmt::format("token id {} is outside the vocabulary of {} ids", id, vocab));
       }
+    } else if (model.encoder_decoder) {
+      const std::string text = source_text(params);
+      if (!text.empty()) ids = tokenizer.encode_with_special(text);
+    } else if (params.endpoint == Endpoint::Chat) {
+      if (!model.chat_template) {
+        throw ApiError(400, "this model has no chat template: use /v1/completions", "invalid_request_error", param);
+      }
+      ids = tokenizer.encode(model.chat_template->render(params.messages, /*add_generation_prompt=*/true));
     } else {
       ids = tokenizer.encode(params.prompt);
     }
@@ -44,7 +58,13 @@ std::vector<int32_t> prompt_tokens(ServerState& state, const CompletionParams& p
   }
   if (ids.empty()) throw ApiError(400, "the prompt is empty", "invalid_request_error", param);
   const int context = state.options.context;
-  if (static_cast<int>(ids.size()) >= context) {
+  if (model.encoder_decoder && static_cast<int>(ids.size()) > context) {
+    throw ApiError(400,
+                   fmt::format("the source has {} tokens, but the encoder reads at most {}: shorten it or split it",
+                               ids.size(), context),
+                   "invalid_request_error", param, "context_length_exceeded");
+  }
+  if (!model.encoder_decoder && static_cast<int>(ids.size()) >= context) {
     throw ApiError(400,
                    fmt::format("the prompt has {} tokens, but the context holds {} (prompt + completion): "
                                "shorten it or restart the server with a larger --ctx",
@@ -137,12 +157,26 @@ void handle_completion(ServerState& state, Endpoint endpoint, const httplib::Req
   try {
     if (!state.accepting) throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
     const CompletionParams params = parse_completion_request(req.body, endpoint);
+    if (!state.model.encoder_decoder && params.num_beams.value_or(1) > 1) {
+      throw ApiError(400, "'num_beams' needs an encoder-decoder model: this server samples or decodes greedily",
+                     "invalid_request_error", "num_beams");
+    }
     GenerationRequest request;
     request.prompt = prompt_tokens(state, params);
-    const int room = state.options.context - static_cast<int>(request.prompt.size());
-    // OpenAI's defaults: 16 tokens for text completions, as many as fit for chat.
-    const int wanted = params.max_tokens.value_or(endpoint == Endpoint::Chat ? room : 16);
-    request.max_tokens = std::min(wanted, room);
+    if (state.model.encoder_decoder) {
+      // Without max_tokens the folder's generation config decides, as `smol translate` does;
+      // the runner caps it at the decoder's positions.
+      request.max_tokens = params.max_tokens.value_or(0);
+      request.max_tokens_set = params.max_tokens.has_value();
+    } else {
+      const int room = state.options.context - static_cast<int>(request.prompt.size());
+      // OpenAI's defaults: 16 tokens for text completions, as many as fit for chat.
+      const int wanted = params.max_tokens.value_or(endpoint == Endpoint::Chat ? room : 16);
+      request.max_tokens = std::min(wanted, room);
+    }
+    request.temperature_set = params.temperature_set;
+    request.top_p_set = params.top_p_set;
+    request.num_beams = params.num_beams;
     request.sampling = params.sampling;
     try {
       request.sampling.validate();
@@ -152,7 +186,12 @@ void handle_completion(ServerState& state, Endpoint endpoint, const httplib::Req
     request.stop = params.stop;
 
     Rejection why = Rejection::None;
-    std::shared_ptr<Job> job = state.scheduler.submit(std::move(request), why);
+    std::shared_ptr<Job> job;
+    try {
+      job = state.runner->submit(std::move(request), why);
+    } catch (const Error& e) {  // a generation setting this model cannot run
+      throw ApiError(400, e.what());
+    }
     if (!job) {
       if (why == Rejection::ShuttingDown) {
         throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");

@@ -1,12 +1,16 @@
 // smol::Server: the HTTP routes, authentication, and the order of shutdown.
+#include <filesystem>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "server/scheduler.hpp"
+#include "server/seq2seq_scheduler.hpp"
 #include "server/server_state.hpp"
 #include "server/web_page.hpp"
 #include "smol/error.hpp"
 #include "smol/generate.hpp"
+#include "smol/seq2seq_generate.hpp"
 #include "smol/server.hpp"
 
 namespace smol {
@@ -17,26 +21,51 @@ using server::Endpoint;
 
 namespace {
 
+std::string folder_name(const std::filesystem::path& dir) {
+  const auto normal = dir.lexically_normal();
+  return (normal.has_filename() ? normal : normal.parent_path()).filename().string();
+}
+
 ServerOptions resolved(const Engine& engine, ServerOptions options) {
   if (options.context == 0) options.context = std::min(2048, engine.model().config().max_position_embeddings);
-  if (options.model_name.empty()) {
-    const auto dir = engine.model_dir().lexically_normal();
-    options.model_name = (dir.has_filename() ? dir : dir.parent_path()).filename().string();
-  }
+  if (options.model_name.empty()) options.model_name = folder_name(engine.model_dir());
   return options;
+}
+
+// An encoder-decoder's context is the source: at most max_position_embeddings tokens.
+ServerOptions resolved(const Seq2SeqEngine& engine, ServerOptions options) {
+  const int positions = engine.model().config().max_position_embeddings;
+  if (options.context == 0) options.context = positions;
+  if (options.context > positions) {
+    throw Error(fmt::format("--ctx {} exceeds the model's max_position_embeddings of {}", options.context, positions));
+  }
+  if (options.model_name.empty()) options.model_name = folder_name(engine.model_dir());
+  return options;
+}
+
+server::ModelInfo model_info(const Engine& engine) {
+  server::ModelInfo info{.tokenizer = engine.tokenizer(), .vocab_size = engine.model().config().vocab_size};
+  // Built once here: rendering is thread-safe, building lazily from many handlers is not.
+  try {
+    info.chat_template = &engine.chat_template();
+  } catch (const Error&) {
+    info.chat_template = nullptr;
+  }
+  return info;
+}
+
+server::ModelInfo model_info(const Seq2SeqEngine& engine) {
+  // Without tokenizer files there is no text to serve: tokenizer() says what is missing.
+  return server::ModelInfo{.tokenizer = engine.tokenizer(),
+                           .encoder_decoder = true,
+                           .vocab_size = engine.model().config().vocab_size};
 }
 
 }  // namespace
 
 struct Server::Impl {
-  Impl(Engine& engine, const ServerOptions& options)
-      : state(engine, options,
-              server::SchedulerOptions{.parallel = options.parallel,
-                                       .queue_limit = options.queue,
-                                       .context = options.context,
-                                       .batch_tokens = options.batch_tokens,
-                                       .cache_type = options.cache_type,
-                                       .step_delay = std::chrono::milliseconds(options.step_delay_ms)}) {}
+  Impl(server::ModelInfo model, const ServerOptions& options) : state(std::move(model), options) {}
+  void configure_http();
   void install_routes();
   bool authorized(const httplib::Request& req) const;
 
@@ -48,23 +77,44 @@ struct Server::Impl {
 
 Server::Server(Engine& engine, const ServerOptions& options) {
   if (options.queue < 0) throw Error("--queue must be >= 0");
-  // Built once here: rendering is thread-safe, building lazily from many handlers is not.
-  bool has_template = true;
-  try {
-    (void)engine.chat_template();
-  } catch (const Error&) {
-    has_template = false;
-  }
-  impl_ = std::make_unique<Impl>(engine, resolved(engine, options));
-  impl_->state.has_chat_template = has_template;
+  impl_ = std::make_unique<Impl>(model_info(engine), resolved(engine, options));
+  const ServerOptions& o = impl_->state.options;
+  impl_->state.runner = std::make_unique<server::Scheduler>(
+      engine,
+      server::SchedulerOptions{.parallel = o.parallel,
+                               .queue_limit = o.queue,
+                               .context = o.context,
+                               .batch_tokens = o.batch_tokens,
+                               .cache_type = o.cache_type,
+                               .step_delay = std::chrono::milliseconds(o.step_delay_ms)},
+      impl_->state.metrics);
+  impl_->configure_http();
+}
+
+Server::Server(Seq2SeqEngine& engine, const ServerOptions& options) {
+  if (options.queue < 0) throw Error("--queue must be >= 0");
+  impl_ = std::make_unique<Impl>(model_info(engine), resolved(engine, options));
+  const ServerOptions& o = impl_->state.options;
+  impl_->state.runner = std::make_unique<server::Seq2SeqScheduler>(
+      engine,
+      server::Seq2SeqSchedulerOptions{.parallel = o.parallel,
+                                      .queue_limit = o.queue,
+                                      .cache_type = o.cache_type,
+                                      .step_delay = std::chrono::milliseconds(o.step_delay_ms)},
+      impl_->state.metrics);
+  impl_->configure_http();
+}
+
+void Server::Impl::configure_http() {
+  const ServerOptions& o = state.options;
   // Each streaming client holds one handler thread for its whole response, and idle
   // keep-alive connections hold theirs for a while: size the pool well above the slots and
   // the queue, so a request beyond them is answered 503 rather than left waiting for a thread.
-  const size_t threads = static_cast<size_t>(2 * (options.parallel + options.queue) + 16);
-  impl_->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  impl_->http.set_keep_alive_timeout(2);
-  impl_->http.set_payload_max_length(16 << 20);
-  impl_->install_routes();
+  const size_t threads = static_cast<size_t>(2 * (o.parallel + o.queue) + 16);
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_keep_alive_timeout(2);
+  http.set_payload_max_length(16 << 20);
+  install_routes();
 }
 
 Server::~Server() = default;
@@ -92,7 +142,7 @@ void Server::stop() {
   // moment its listening socket closes, so that comes last: first the scheduler finishes or
   // cancels what is in flight, then the handlers write their final events.
   impl_->state.accepting = false;
-  impl_->state.scheduler.shutdown(std::chrono::milliseconds(impl_->state.options.shutdown_grace_ms));
+  impl_->state.runner->shutdown(std::chrono::milliseconds(impl_->state.options.shutdown_grace_ms));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (impl_->state.in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -160,7 +210,7 @@ void Server::Impl::install_routes() {
                         {"owned_by", "smol"},
                         {"meta", {{"context", state.options.context},
                                   {"parallel", state.options.parallel},
-                                  {"vocab_size", state.engine.model().config().vocab_size}}}};
+                                  {"vocab_size", state.model.vocab_size}}}};
     res.set_content(json{{"object", "list"}, {"data", json::array({model})}}.dump(), "application/json");
   });
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,12 @@ struct GenerationRequest {
   int max_tokens = 16;
   SamplingParams sampling;
   std::vector<std::string> stop;  // stop strings; the model's eos ids always stop too
+  // An encoder-decoder runner starts from the folder's generation config and applies only
+  // what the request set itself: these say which of the fields above it set, and num_beams.
+  bool max_tokens_set = false;
+  bool temperature_set = false;
+  bool top_p_set = false;
+  std::optional<int> num_beams;  // smol's extension: beam search (encoder-decoder models)
 };
 
 struct JobResult {

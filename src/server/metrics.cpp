@@ -6,6 +6,10 @@ namespace smol::server {
 
 void Metrics::record_step(int generated, std::chrono::steady_clock::time_point now) {
   ++forward_steps;
+  record_tokens(generated, now);
+}
+
+void Metrics::record_tokens(int generated, std::chrono::steady_clock::time_point now) {
   std::lock_guard lock(mutex_);
   recent_.emplace_back(now, generated);
   while (!recent_.empty() && now - recent_.front().first > window) recent_.pop_front();

@@ -25,6 +25,8 @@ class Metrics {
   // request end) and reports each step's total here; tokens_per_second() averages them over
   // the last `window`.
   void record_step(int generated, std::chrono::steady_clock::time_point now);
+  // Tokens for the throughput window without a step (made after a batch's last step).
+  void record_tokens(int generated, std::chrono::steady_clock::time_point now);
   double tokens_per_second(std::chrono::steady_clock::time_point now);
 
   std::string prometheus_text(int slots_total);

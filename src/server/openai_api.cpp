@@ -191,6 +191,12 @@ CompletionParams parse_completion_request(const std::string& body_text, Endpoint
   }
   if (auto n = integer(body, "n"); n && *n != 1) throw bad_field("n", "must be 1: only one choice is supported");
   params.sampling = parse_sampling(body);
+  params.temperature_set = field(body, "temperature") != nullptr;
+  params.top_p_set = field(body, "top_p") != nullptr;
+  if (auto beams = integer(body, "num_beams")) {
+    if (*beams < 1 || *beams > 64) throw bad_field("num_beams", "must be between 1 and 64");
+    params.num_beams = static_cast<int>(*beams);
+  }
   params.stop = parse_stop(body);
   params.stream = boolean(body, "stream").value_or(false);
   if (const json* options = field(body, "stream_options")) {

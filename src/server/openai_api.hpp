@@ -40,6 +40,9 @@ struct CompletionParams {
   std::vector<int32_t> prompt_ids;     // ...or as token ids
   std::optional<int> max_tokens;
   SamplingParams sampling;
+  bool temperature_set = false;  // the request gave these itself (encoder-decoder models
+  bool top_p_set = false;        // otherwise keep their generation config's values)
+  std::optional<int> num_beams;  // smol's extension: beam search, encoder-decoder models only
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage

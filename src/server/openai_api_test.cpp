@@ -124,5 +124,19 @@ TEST(OpenAiApi, ResponseShapes) {
   EXPECT_EQ(usage["usage"]["completion_tokens"], 3);
 }
 
+TEST(OpenAiApi, RecordsWhichSearchFieldsTheRequestSet) {
+  const auto set = parse_completion_request(R"({"prompt": "x", "temperature": 0, "top_p": 0.9, "num_beams": 3})",
+                                            Endpoint::Completion);
+  EXPECT_TRUE(set.temperature_set);
+  EXPECT_TRUE(set.top_p_set);
+  EXPECT_EQ(set.num_beams, 3);
+  const auto unset = parse_completion_request(R"({"prompt": "x", "temperature": null})", Endpoint::Completion);
+  EXPECT_FALSE(unset.temperature_set);
+  EXPECT_FALSE(unset.top_p_set);
+  EXPECT_FALSE(unset.num_beams.has_value());
+  EXPECT_EQ(param_of(R"({"prompt": "x", "num_beams": 0})", Endpoint::Completion), "num_beams");
+  EXPECT_EQ(param_of(R"({"prompt": "x", "num_beams": 2.5})", Endpoint::Completion), "num_beams");
+}
+
 }  // namespace
 }  // namespace smol::server

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "server/job.hpp"
+#include "server/job_runner.hpp"
 #include "smol/kernels.hpp"
 #include "server/metrics.hpp"
 
@@ -34,23 +35,21 @@ struct SchedulerOptions {
   std::chrono::milliseconds step_delay{0};  // test hook: slows every step down
 };
 
-enum class Rejection { None, QueueFull, ShuttingDown };
-
-class Scheduler {
+class Scheduler final : public JobRunner {
  public:
   Scheduler(Engine& engine, const SchedulerOptions& options, Metrics& metrics);
-  ~Scheduler();  // cancels what is left and joins the thread
+  ~Scheduler() override;  // cancels what is left and joins the thread
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Queues a request (its prompt must fit the context: the caller checks). Returns nullptr
   // and says why when the queue is full or the server is shutting down: the caller answers
   // at once instead of waiting.
-  std::shared_ptr<Job> submit(GenerationRequest request, Rejection& why);
+  std::shared_ptr<Job> submit(GenerationRequest request, Rejection& why) override;
 
   // Stops taking requests; queued ones fail, active ones may finish until `grace` has passed
   // and are then ended. Returns when the thread has nothing left.
-  void shutdown(std::chrono::milliseconds grace);
+  void shutdown(std::chrono::milliseconds grace) override;
 
   const SchedulerOptions& options() const { return options_; }
 
