@@ -77,7 +77,10 @@ struct StackBackward {
     mha_backward(pool, acts.dq.data(), acts.dk.data(), acts.dv.data(), acts.dctx.data(), a.probs.data(), a.q.data(),
                  a.k.data(), a.v.data(), acts.attention_masks ? a.mask.data() : nullptr, key_lengths, shape);
     linear_backward(pool, din, gp.q.w, gp.q.b, acts.dq.data(), in, p.q.w, rows(), d, d, prec);
-    linear_backward(pool, dkv_in, gp.k.w, gp.k.b, acts.dk.data(), kv_in, p.k.w, kv_rows, d, d, prec);
+    // k_proj.bias adds the same q·b to every score of a query row, which softmax cancels: its
+    // gradient is exactly 0, so it is left at 0 rather than at float32 rounding noise (which
+    // AdamW would normalise into full-size random steps).
+    linear_backward<Real>(pool, dkv_in, gp.k.w, nullptr, acts.dk.data(), kv_in, p.k.w, kv_rows, d, d, prec);
     linear_backward(pool, dkv_in, gp.v.w, gp.v.b, acts.dv.data(), kv_in, p.v.w, kv_rows, d, d, prec);
   }
 
