@@ -27,7 +27,7 @@ LAYERS = {
                                        "search.hpp", "decoder_step_model.hpp", "seq2seq_generate.hpp", "extractive.hpp"]),
     "train": (["model", "tokenizer"], ["train.hpp", "train_checkpoint.hpp", "train_data.hpp",
                                        "train_distributed.hpp", "train_layers.hpp", "train_model.hpp",
-                                       "train_optim.hpp"]),
+                                       "train_optim.hpp", "train_seq2seq.hpp"]),
     "server": (["generate"], ["server.hpp"]),
     "cli": (["server", "train", "convert", "hub"], []),
 }

@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "smol/kernels.hpp"  // Activation
+
 namespace smol {
 
 class ThreadPool;
@@ -92,5 +94,66 @@ double cross_entropy_forward(ThreadPool& pool, T* losses, T* probs, const T* log
 template <typename T>
 void cross_entropy_backward(ThreadPool& pool, T* dlogits, const T* probs, const int32_t* targets, double dloss,
                             int n_tokens, int vocab);
+
+// ---- Encoder-decoder layers (BART / mBART / Marian) ----
+
+// nn.LayerNorm: out = (x - mean) * rstd * weight + bias, rstd = 1/sqrt(var + eps) with the
+// biased variance, one row per token; mean and rstd saved. out must not alias inp.
+template <typename T>
+void layernorm_forward(T* out, T* mean, T* rstd, const T* inp, const T* weight, const T* bias, int n_tokens,
+                       int dim, double eps);
+template <typename T>
+void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight, const T* mean,
+                        const T* rstd, int n_tokens, int dim);
+
+// nn.Linear: out = inp · weightᵀ + bias (bias may be null). The backward adds the column sums
+// of dout to dbias (when not null) on top of matmul_backward.
+template <typename T>
+void linear_forward(ThreadPool& pool, T* out, const T* inp, const T* weight, const T* bias, int n_tokens, int in_dim,
+                    int out_dim, Precision precision = Precision::FP32);
+template <typename T>
+void linear_backward(ThreadPool& pool, T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
+                     int n_tokens, int in_dim, int out_dim, Precision precision = Precision::FP32);
+
+// out = act(inp) elementwise (GELU with erf, GELU tanh, ReLU, SiLU); dinp += dout * act'(inp).
+template <typename T>
+void activation_forward(Activation act, T* out, const T* inp, size_t n);
+template <typename T>
+void activation_backward(Activation act, T* dinp, const T* dout, const T* inp, size_t n);
+
+// Dropout with a given mask (0 or 1/(1-p)): out = inp * mask; dinp += dout * mask.
+template <typename T>
+void dropout_forward(T* out, const T* inp, const T* mask, size_t n);
+template <typename T>
+void dropout_backward(T* dinp, const T* dout, const T* mask, size_t n);
+
+// Multi-head attention of q_len queries over kv_len keys per batch row, for bidirectional
+// self-attention (padding mask: key j of row b counts only when j < key_lengths[b]; null: all
+// keys), causal self-attention (causal: also j <= t) and cross-attention (keys from the
+// encoder, masked by the source lengths). q: [batch][q_len][n_heads][head_dim], k/v:
+// [batch][kv_len][n_heads][head_dim]; probs [batch][n_heads][q_len][kv_len] saves the softmax
+// of q·kᵀ/√head_dim (0 where masked), drop_mask (same layout, or null) the attention dropout.
+struct MhaShape {
+  int batch, q_len, kv_len, n_heads, head_dim;
+  bool causal;
+};
+template <typename T>
+void mha_forward(ThreadPool& pool, T* out, T* probs, const T* q, const T* k, const T* v, const T* drop_mask,
+                 const int32_t* key_lengths, const MhaShape& s);
+// OVERWRITES dq, dk and dv.
+template <typename T>
+void mha_backward(ThreadPool& pool, T* dq, T* dk, T* dv, const T* dout, const T* probs, const T* q, const T* k,
+                  const T* v, const T* drop_mask, const int32_t* key_lengths, const MhaShape& s);
+
+// transformers' LabelSmoother (Seq2SeqTrainer's --label_smoothing_factor): per scored token
+// (1 - epsilon) * (-log p[target]) + epsilon / vocab * Σ_i (-log p[i]); a negative target is
+// ignored. epsilon 0 is plain cross-entropy. probs may alias logits; returns the summed loss.
+template <typename T>
+double smoothed_cross_entropy_forward(ThreadPool& pool, T* losses, T* probs, const T* logits, const int32_t* targets,
+                                      int n_tokens, int vocab, double epsilon);
+// dlogits = (probs - (1 - epsilon) onehot(target) - epsilon / vocab) * dloss; may alias probs.
+template <typename T>
+void smoothed_cross_entropy_backward(ThreadPool& pool, T* dlogits, const T* probs, const int32_t* targets,
+                                     double dloss, int n_tokens, int vocab, double epsilon);
 
 }  // namespace smol

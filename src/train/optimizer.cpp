@@ -85,6 +85,7 @@ void adamw_update(ThreadPool& pool, const ParamLayout& layout, float* params, co
   int n_layers = 0;
   for (const ParamTensor& t : layout.tensors()) n_layers = std::max(n_layers, t.depth);  // depth L = final norm
   for (const ParamTensor& t : layout.tensors()) {
+    if (!t.trainable) continue;  // a buffer (final_logits_bias)
     const auto lr_t = static_cast<float>(lr * layer_lr_scale(t.depth, n_layers, c.layer_decay));
     const auto wd = static_cast<float>(t.is_matrix || c.decay_vectors ? c.weight_decay : 0.0);
     const auto inv_bc1 = static_cast<float>(1.0 / bc1), inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));

@@ -8,26 +8,36 @@
 #include "smol/json_file.hpp"
 #include "smol/safetensors.hpp"
 #include "smol/train_model.hpp"
+#include "train/seq2seq_internal.hpp"
 
 namespace smol {
+
+void ParamLayout::add(std::string name, std::vector<int64_t> shape, int depth, bool trainable) {
+  ParamTensor t;
+  t.name = std::move(name);
+  t.shape = std::move(shape);
+  t.numel = 1;
+  for (int64_t d : t.shape) t.numel *= static_cast<size_t>(d);
+  t.offset = size_;
+  t.depth = depth;
+  t.is_matrix = t.shape.size() >= 2;
+  t.trainable = trainable;
+  size_ += t.numel;
+  tensors_.push_back(std::move(t));
+}
+
+const ParamTensor* ParamLayout::find(const std::string& name) const {
+  for (const ParamTensor& t : tensors_) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
 
 ParamLayout::ParamLayout(const ModelConfig& c) : n_layers_(c.num_hidden_layers), tied_(c.tie_word_embeddings) {
   const int64_t hidden = c.hidden_size, ffn = c.intermediate_size;
   const int64_t q_dim = static_cast<int64_t>(c.num_attention_heads) * c.head_dim;
   const int64_t kv_dim = static_cast<int64_t>(c.num_key_value_heads) * c.head_dim;
   const int L = c.num_hidden_layers;
-  auto add = [&](std::string name, std::vector<int64_t> shape, int depth) {
-    ParamTensor t;
-    t.name = std::move(name);
-    t.shape = std::move(shape);
-    t.numel = 1;
-    for (int64_t d : t.shape) t.numel *= static_cast<size_t>(d);
-    t.offset = size_;
-    t.depth = depth;
-    t.is_matrix = t.shape.size() >= 2;
-    size_ += t.numel;
-    tensors_.push_back(std::move(t));
-  };
   add("model.embed_tokens.weight", {c.vocab_size, hidden}, -1);
   for (int l = 0; l < L; ++l) {
     const std::string p = fmt::format("model.layers.{}.", l);
@@ -49,6 +59,10 @@ template <typename T>
 BasicParamPtrs<T> ParamLayout::bind(T* base) const {
   // Follows the order the constructor added the tensors in.
   BasicParamPtrs<T> p;
+  if (arch_ == TrainArch::EncoderDecoder) {
+    p.seq2seq = bind_seq2seq(base);
+    return p;
+  }
   size_t i = 0;
   auto next = [&] { return base + tensors_[i++].offset; };
   p.embed = next();
@@ -93,6 +107,29 @@ void widen(const TensorView& t, float* out) {
 TrainModel TrainModel::load(const std::filesystem::path& folder) {
   TrainModel m;
   m.config_json = read_json_file(folder / "config.json");
+  if (Seq2SeqConfig::is_seq2seq(m.config_json)) {
+    m.arch = TrainArch::EncoderDecoder;
+    m.seq2seq = Seq2SeqConfig::from_json(m.config_json, (folder / "config.json").string());
+    m.layout = ParamLayout(m.seq2seq);
+    m.params.assign(m.layout.size(), 0.0f);
+    const TensorStore store = TensorStore::open_folder(folder);
+    for (const ParamTensor& t : m.layout.tensors()) {
+      const TensorView* view = nullptr;
+      for (const std::string& name : seq2seq_stored_names(m.seq2seq, t.name)) {
+        if ((view = store.find(name))) break;
+      }
+      if (!view) {
+        if (t.name == "final_logits_bias") continue;  // transformers registers it as zeros
+        throw Error(fmt::format("{}: tensor {} is missing", folder.string(), t.name));
+      }
+      if (view->shape != t.shape) {
+        throw Error(fmt::format("{}: tensor {} has shape [{}], expected [{}] from config.json", folder.string(),
+                                view->name, fmt::join(view->shape, ", "), fmt::join(t.shape, ", ")));
+      }
+      widen(*view, m.params.data() + t.offset);
+    }
+    return m;
+  }
   m.config = ModelConfig::from_folder(folder);
   if (m.config.head_dim % 2 != 0) throw Error(fmt::format("{}: head_dim must be even for RoPE", folder.string()));
   m.layout = ParamLayout(m.config);
