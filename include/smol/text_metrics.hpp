@@ -36,11 +36,17 @@ struct BleuScore {
 };
 
 BleuStats bleu_statistics(std::string_view hypothesis, std::string_view reference);
+// Several references: n-gram counts clipped by their maximum over the references, and the
+// reference length closest to the hypothesis (the shorter on a tie), as sacreBLEU does.
+BleuStats bleu_statistics(std::string_view hypothesis, const std::vector<std::string>& references);
 // sacreBLEU's compute_bleu with smooth_method='exp'; effective_order drops the orders the
 // hypothesis has no n-grams of (sacrebleu.sentence_bleu's default, off for corpus_bleu).
 BleuScore bleu_from_statistics(const BleuStats& stats, bool effective_order);
 // sacrebleu.corpus_bleu(hyps, [refs]) with its defaults.
 BleuScore corpus_bleu(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
+// sacrebleu.corpus_bleu(hyps, reference_streams): stream k holds every hypothesis' k-th reference.
+BleuScore corpus_bleu_multiref(const std::vector<std::string>& hypotheses,
+                                const std::vector<std::vector<std::string>>& reference_streams);
 // sacrebleu.sentence_bleu(hyp, [ref]) with its defaults (effective order on).
 BleuScore sentence_bleu(std::string_view hypothesis, std::string_view reference);
 
@@ -52,7 +58,9 @@ struct ChrfStats {
 };
 
 ChrfStats chrf_statistics(std::string_view hypothesis, std::string_view reference);
-double chrf_from_statistics(const ChrfStats& stats);  // 0..100
+// 0..100. The defaults are sacreBLEU's; eps_smoothing=True is its chrF++.py-style variant
+// (every order counts, an empty one as 1e-16).
+double chrf_from_statistics(const ChrfStats& stats, double beta = 2.0, bool eps_smoothing = false);
 // sacrebleu.corpus_chrf / sentence_chrf with their defaults.
 double corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
 double sentence_chrf(std::string_view hypothesis, std::string_view reference);

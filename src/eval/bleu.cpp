@@ -2,7 +2,9 @@
 // tokens, sacrebleu/metrics/bleu.py (_compute_segment_statistics, compute_bleu) for the
 // score, with the defaults of sacrebleu.corpus_bleu / sentence_bleu: mixed case, 13a,
 // smooth_method='exp', one reference.
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "eval/python_text.hpp"
@@ -113,13 +115,32 @@ std::vector<std::string> tokenize_13a(std::string_view text) {
 }
 
 BleuStats bleu_statistics(std::string_view hypothesis, std::string_view reference) {
+  return bleu_statistics(hypothesis, std::vector<std::string>{std::string(reference)});
+}
+
+BleuStats bleu_statistics(std::string_view hypothesis, const std::vector<std::string>& references) {
   std::unordered_map<std::u32string, char32_t> ids;
-  const std::vector<char32_t> ref = intern(tokens_13a(reference), ids);
   const std::vector<char32_t> hyp = intern(tokens_13a(hypothesis), ids);
-  const NgramCounts ref_counts = ngram_counts(ref);
+  NgramCounts ref_counts;
+  int64_t closest_len = -1, closest_diff = -1;
+  for (const std::string& reference : references) {
+    const std::vector<char32_t> ref = intern(tokens_13a(reference), ids);
+    for (const auto& [ngram, count] : ngram_counts(ref)) {
+      int64_t& best = ref_counts[ngram];
+      best = std::max(best, count);
+    }
+    const auto len = static_cast<int64_t>(ref.size());
+    const int64_t diff = std::abs(static_cast<int64_t>(hyp.size()) - len);
+    if (closest_diff == -1 || diff < closest_diff) {
+      closest_diff = diff;
+      closest_len = len;
+    } else if (diff == closest_diff && len < closest_len) {
+      closest_len = len;
+    }
+  }
   BleuStats stats;
   stats.hyp_len = static_cast<int64_t>(hyp.size());
-  stats.ref_len = static_cast<int64_t>(ref.size());  // the closest of one reference
+  stats.ref_len = closest_len;
   for (const auto& [ngram, count] : ngram_counts(hyp)) {
     const size_t n = ngram.size() - 1;
     stats.total[n] += count;
@@ -163,13 +184,23 @@ BleuScore bleu_from_statistics(const BleuStats& stats, bool effective_order) {
 }
 
 BleuScore corpus_bleu(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references) {
-  if (hypotheses.size() != references.size()) {
-    throw Error("BLEU: " + std::to_string(hypotheses.size()) + " hypotheses but " +
-                std::to_string(references.size()) + " references; give one reference per hypothesis");
+  return corpus_bleu_multiref(hypotheses, std::vector<std::vector<std::string>>{references});
+}
+
+BleuScore corpus_bleu_multiref(const std::vector<std::string>& hypotheses,
+                                const std::vector<std::vector<std::string>>& reference_streams) {
+  if (reference_streams.empty()) throw Error("BLEU: no references given");
+  for (const auto& stream : reference_streams) {
+    if (stream.size() != hypotheses.size()) {
+      throw Error("BLEU: " + std::to_string(hypotheses.size()) + " hypotheses but " + std::to_string(stream.size()) +
+                  " references; give one reference per hypothesis");
+    }
   }
   BleuStats sum;
+  std::vector<std::string> refs(reference_streams.size());
   for (size_t i = 0; i < hypotheses.size(); ++i) {
-    const BleuStats s = bleu_statistics(hypotheses[i], references[i]);
+    for (size_t k = 0; k < reference_streams.size(); ++k) refs[k] = reference_streams[k][i];
+    const BleuStats s = bleu_statistics(hypotheses[i], refs);
     sum.hyp_len += s.hyp_len;
     sum.ref_len += s.ref_len;
     for (int n = 0; n < kBleuOrder; ++n) {

@@ -11,8 +11,6 @@
 namespace smol {
 namespace {
 
-constexpr double kBeta = 2.0;
-
 // ''.join(line.split()): every whitespace character goes, the rest are n-gram characters.
 std::u32string without_whitespace(std::string_view text) {
   std::u32string out;
@@ -50,17 +48,23 @@ ChrfStats chrf_statistics(std::string_view hypothesis, std::string_view referenc
   return stats;
 }
 
-double chrf_from_statistics(const ChrfStats& stats) {
-  const double factor = kBeta * kBeta;
-  double avg_prec = 0.0, avg_rec = 0.0;
+double chrf_from_statistics(const ChrfStats& stats, double beta, bool eps_smoothing) {
+  constexpr double kEps = 1e-16;
+  const double factor = beta * beta;
+  double eps_score = 0.0, avg_prec = 0.0, avg_rec = 0.0;
   int effective_order = 0;
   for (const auto& [n_hyp, n_ref, n_match] : stats.counts) {
+    const double prec = n_hyp > 0 ? static_cast<double>(n_match) / static_cast<double>(n_hyp) : kEps;
+    const double rec = n_ref > 0 ? static_cast<double>(n_match) / static_cast<double>(n_ref) : kEps;
+    const double denom = factor * prec + rec;
+    eps_score += denom > 0 ? (1 + factor) * prec * rec / denom : kEps;
     if (n_hyp > 0 && n_ref > 0) {
-      avg_prec += static_cast<double>(n_match) / static_cast<double>(n_hyp);
-      avg_rec += static_cast<double>(n_match) / static_cast<double>(n_ref);
+      avg_prec += prec;
+      avg_rec += rec;
       ++effective_order;
     }
   }
+  if (eps_smoothing) return 100 * eps_score / kChrfOrder;
   if (effective_order == 0) return 0.0;
   avg_prec /= effective_order;
   avg_rec /= effective_order;
