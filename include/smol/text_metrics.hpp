@@ -5,8 +5,8 @@
 // rouge-score's ROUGE-N and ROUGE-L (its default tokenizer, no stemmer).
 //
 // Inputs are UTF-8; an invalid byte counts as one character of its own (as Python's
-// surrogateescape reads it). One reference per hypothesis (BLEU also takes several). Scales follow the tools:
-// BLEU and chrF in [0, 100], ROUGE in [0, 1].
+// surrogateescape reads it). One reference per hypothesis (BLEU also takes several).
+// Scales follow the tools: BLEU and chrF in [0, 100], ROUGE in [0, 1].
 #include <array>
 #include <cstdint>
 #include <string>
