@@ -21,6 +21,7 @@ LAYERS = {
     "tokenizer": (["jinja"], ["chat_template.hpp", "tokenizer.hpp"]),
     "kernels": (["core"], ["huge_page_buffer.hpp", "kernels.hpp", "quant.hpp", "thread_pool.hpp"]),
     "hub": (["core"], ["hub.hpp"]),
+    "eval": (["core"], ["text_metrics.hpp"]),
     "model": (["formats", "kernels"], ["init_weights.hpp", "model.hpp", "seq2seq.hpp"]),
     "convert": (["model"], ["convert.hpp"]),
     "generate": (["model", "tokenizer"], ["generate.hpp", "gguf_tokenizer.hpp", "sampler.hpp", "generation_config.hpp",
@@ -29,7 +30,7 @@ LAYERS = {
                                        "train_distributed.hpp", "train_layers.hpp", "train_model.hpp",
                                        "train_optim.hpp", "train_seq2seq.hpp"]),
     "server": (["generate"], ["server.hpp"]),
-    "cli": (["server", "train", "convert", "hub"], []),
+    "cli": (["server", "train", "convert", "hub", "eval"], []),
 }
 # A layer's tests (*_test.cpp) may also use these layers to build their inputs; CMake's
 # smol_test_deps_<layer> links them. src/test_support/ (test doubles, header-only) is for

@@ -80,7 +80,7 @@ expect_fail "CMake linking formats to model" \
 fresh
 sed -i 's/^set(smol_deps_cli smol_server smol_train smol_convert smol_hub/set(smol_deps_cli smol_server smol_train smol_convert/' "$tmp/tree/CMakeLists.txt"
 expect_fail "CMake missing a link the table has" \
-  '^layering: CMakeLists.txt: smol_deps_cli links smol_server smol_train smol_convert, but the table says cli uses'
+  '^layering: CMakeLists.txt: smol_deps_cli links smol_server smol_train smol_convert smol_eval, but the table says cli uses'
 
 fresh
 if ! bash "$repo/scripts/check-code-map.sh" "$tmp/tree"; then

@@ -4,7 +4,6 @@
 // whole batch); decoder-only Instruct models get the task as a chat message instead.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -45,26 +44,8 @@ struct Seq2SeqArgs {
 
 std::vector<std::string> read_sources(const Seq2SeqArgs& args) {
   if (!args.prompt.empty() && !args.file.empty()) throw Error("give either -p TEXT or -f FILE, not both");
-  if (!args.file.empty()) {
-    std::ifstream in(args.file, std::ios::binary);
-    if (!in) throw Error(args.file + ": cannot open the file");
-    std::vector<std::string> lines;
-    std::string line;
-    while (std::getline(in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      lines.push_back(line);
-    }
-    return lines;
-  }
+  if (!args.file.empty()) return read_lines(args.file);
   return {args.prompt};
-}
-
-// One output per line: a newline inside an output would break the line contract.
-std::string one_line(std::string text) {
-  for (char& ch : text) {
-    if (ch == '\n' || ch == '\r') ch = ' ';
-  }
-  return text;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -109,14 +90,12 @@ int run_seq2seq_model(const Seq2SeqArgs& args, const std::filesystem::path& dir,
   std::optional<WeightType> weights;
   if (!args.weights.empty()) weights = weight_type_from_flag(args.weights);
   Seq2SeqEngine engine(dir, args.threads, args.load, weights);
-  Seq2SeqRequest request;
   std::string prefix;
-  request.generation = apply_search_flags(
-      args.task == Task::Summarize ? with_task_params(dir, "summarization", engine.generation(), prefix)
-                                   : engine.generation(),
-      args.search);
-  request.seed = args.search.seed;
-  request.cache_type = args.cache_type;
+  Seq2SeqRequest request = seq2seq_request(engine, args.search, args.cache_type);
+  if (args.task == Task::Summarize) {
+    request.generation =
+        apply_search_flags(with_task_params(dir, "summarization", engine.generation(), prefix), args.search);
+  }
   // Token ids in and out need no tokenizer: --ids reads each line as a JSON array of ids.
   auto source_ids = [&](const std::string& line) {
     if (!args.ids) return engine.tokenizer().encode_with_special(line);

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       smol::cli::add_pull_command(app),
       smol::cli::add_translate_command(app),
       smol::cli::add_summarize_command(app),
+      smol::cli::add_eval_seq2seq_command(app),
   };
 
   // CLI11 would only say "a subcommand is required" for a misspelt command.

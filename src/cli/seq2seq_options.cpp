@@ -1,5 +1,7 @@
 #include "cli/seq2seq_options.hpp"
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "smol/error.hpp"
@@ -95,6 +97,34 @@ WeightType weight_type_from_flag(const std::string& name) {
 bool is_seq2seq_folder(const std::filesystem::path& dir) {
   if (!std::filesystem::is_directory(dir) || !std::filesystem::exists(dir / "config.json")) return false;
   return Seq2SeqConfig::is_seq2seq(read_json_file(dir / "config.json"));
+}
+
+Seq2SeqRequest seq2seq_request(const Seq2SeqEngine& engine, const SearchFlags& flags, WeightType cache_type) {
+  Seq2SeqRequest request;
+  request.generation = apply_search_flags(engine.generation(), flags);
+  request.seed = flags.seed;
+  request.cache_type = cache_type;
+  return request;
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open the file");
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+  }
+  if (in.bad()) throw Error(path + ": read error");
+  return lines;
+}
+
+std::string one_line(std::string text) {
+  for (char& ch : text) {
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  }
+  return text;
 }
 
 }  // namespace smol::cli

@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "smol/generation_config.hpp"
 #include "smol/kernels.hpp"
+#include "smol/seq2seq_generate.hpp"
 
 namespace smol::cli {
 
@@ -44,5 +46,16 @@ WeightType weight_type_from_flag(const std::string& name);
 
 // True when <dir>/config.json describes an encoder-decoder model.
 bool is_seq2seq_folder(const std::filesystem::path& dir);
+
+// The request translate, summarize and eval-seq2seq send: the folder's generation config
+// with the flags applied.
+Seq2SeqRequest seq2seq_request(const Seq2SeqEngine& engine, const SearchFlags& flags, WeightType cache_type);
+
+// One entry per line of a text file (a trailing '\r' dropped), in order; smol::Error naming
+// the file when it can't be read.
+std::vector<std::string> read_lines(const std::string& path);
+
+// Newlines inside one output become spaces: one output per line is the contract.
+std::string one_line(std::string text);
 
 }  // namespace smol::cli
