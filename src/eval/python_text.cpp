@@ -1,5 +1,7 @@
 #include "eval/python_text.hpp"
 
+#include "smol/utf8_encode.hpp"
+
 namespace smol::eval {
 namespace {
 
@@ -68,20 +70,8 @@ std::string encode_utf8(std::u32string_view text) {
   for (char32_t c : text) {
     if (c >= kEscapeBase + 0x80 && c <= kEscapeBase + 0xFF) {
       out.push_back(static_cast<char>(c - kEscapeBase));
-    } else if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else if (c < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
     } else {
-      out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+      append_utf8(out, c);
     }
   }
   return out;

@@ -7,10 +7,12 @@
 #include <string_view>
 #include <vector>
 
+#include "smol/utf8_encode.hpp"
+
 namespace smol::jinja {
 
 std::vector<std::string_view> utf8_chars(std::string_view s);  // one view per code point
-void append_utf8(std::string& out, uint32_t code_point);
+using smol::append_utf8;
 
 std::string py_strip(std::string_view s, const std::optional<std::string>& chars, bool left,
                      bool right);

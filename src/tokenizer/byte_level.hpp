@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "smol/utf8_encode.hpp"
 #include <string_view>
 
 namespace smol::byte_level {
@@ -18,6 +20,6 @@ std::string encode(std::string_view bytes);
 // (Hugging Face's ByteLevel decoder then passes the token's own UTF-8 through unchanged).
 std::optional<std::string> decode(std::string_view token_text);
 
-void append_utf8(std::string& out, char32_t c);
+using smol::append_utf8;
 
 }  // namespace smol::byte_level
