@@ -92,10 +92,9 @@ int run_seq2seq_model(const Seq2SeqArgs& args, const std::filesystem::path& dir,
   Seq2SeqEngine engine(dir, args.threads, args.load, weights);
   std::string prefix;
   Seq2SeqRequest request = seq2seq_request(engine, args.search, args.cache_type);
-  if (args.task == Task::Summarize) {
-    request.generation =
-        apply_search_flags(with_task_params(dir, "summarization", engine.generation(), prefix), args.search);
-  }
+  request.generation = apply_search_flags(
+      with_task_params(dir, args.task == Task::Summarize ? "summarization" : "", engine.generation(), prefix),
+      args.search);
   // Token ids in and out need no tokenizer: --ids reads each line as a JSON array of ids.
   auto source_ids = [&](const std::string& line) {
     if (!args.ids) return engine.tokenizer().encode_with_special(line);

@@ -65,6 +65,10 @@ GenerationConfig with_task_params(const std::filesystem::path& dir, const std::s
                                   const GenerationConfig& base, std::string& prefix) {
   prefix.clear();
   const nlohmann::json config = read_json_file(dir / "config.json");
+  // Text2TextGenerationPipeline puts config.prefix before every source (a task's prefix
+  // replaces it).
+  if (const auto p = config.find("prefix"); p != config.end() && p->is_string()) prefix = p->get<std::string>();
+  if (task.empty()) return base;
   const auto tasks = config.find("task_specific_params");
   if (tasks == config.end() || !tasks->is_object() || !tasks->contains(task)) return base;
   nlohmann::json params = (*tasks)[task];

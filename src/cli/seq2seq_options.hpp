@@ -35,8 +35,9 @@ GenerationConfig apply_search_flags(GenerationConfig config, const SearchFlags& 
 
 // transformers' pipelines apply config.json's task_specific_params[task] (e.g. BART-CNN's
 // summarization: 4 beams, length_penalty 2, min/max length, no_repeat_ngram_size 3) over the
-// generation config, and prepend its "prefix" to every source. Returns `base` unchanged when
-// the folder has none.
+// generation config, and prepend its "prefix" (else config.json's own "prefix") to every
+// source. Returns `base` unchanged when the folder has none; an empty task only reads the
+// prefix.
 GenerationConfig with_task_params(const std::filesystem::path& dir, const std::string& task,
                                   const GenerationConfig& base, std::string& prefix);
 
