@@ -15,6 +15,7 @@
 #include "smol/train_data.hpp"
 #include "smol/train_model.hpp"
 #include "smol/train_optim.hpp"
+#include "smol/train_seq2seq.hpp"
 
 namespace smol {
 
@@ -24,8 +25,8 @@ class ThreadPool;
 struct TrainOptions {
   std::filesystem::path model, data, out, resume;
   int64_t steps = 0;
-  int batch = 0;    // sequences per optimizer step, over all ranks and micro-batches
-  int seq_len = 0;
+  int batch = 0;    // sequences (pairs) per optimizer step, over all ranks and micro-batches
+  int seq_len = 0;  // decoder-only: tokens per window
   double lr = 0.0;
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.1, grad_clip = 1.0;
   std::string schedule = "constant";
@@ -33,7 +34,12 @@ struct TrainOptions {
   double min_lr = 0.0;
   double decay_fraction = 0.2;  // WSD: share of the steps spent decaying
   double layer_decay = 1.0;
+  // Negative: the model's own rate (an encoder-decoder's config.json `dropout`,
+  // `attention_dropout`, `activation_dropout`; 0 for decoder-only models).
   float dropout = 0.0f;
+  float attention_dropout = -1.0f, activation_dropout = -1.0f;  // encoder-decoders
+  double label_smoothing = 0.0;  // encoder-decoders: Seq2SeqTrainer's label_smoothing_factor
+  int max_source_len = 0, max_target_len = 0;  // encoder-decoders; 0: max_position_embeddings
   std::string precision = "fp32";  // fp32 | bf16 | fp16
   int grad_accum = 1;              // micro-batches per rank per step (the batch is split, not grown)
   int64_t save_every = 0;          // 0: only at the end
@@ -76,6 +82,9 @@ class Trainer {
   // `state` (from a checkpoint) restores the optimizer and the step; otherwise a fresh run.
   Trainer(const TrainOptions& options, TrainModel model, const TokenData& data, ThreadPool& pool, Distributed& dist,
           const Checkpoint* resume = nullptr);
+  // An encoder-decoder on source/target pairs: the same steps, optimizer and checkpoints.
+  Trainer(const TrainOptions& options, TrainModel model, const PairData& pairs, ThreadPool& pool, Distributed& dist,
+          const Checkpoint* resume = nullptr);
   ~Trainer();
 
   // Forward + backward over the global batch of the next step, gradients summed over ranks
@@ -91,16 +100,25 @@ class Trainer {
   const AdamWState& optimizer() const { return optimizer_; }
   const TrainerState& state() const { return state_; }
   const std::vector<float>& grads() const { return grads_; }
-  const WindowSampler& sampler() const { return sampler_; }
+  const WindowSampler& sampler() const { return *windows_; }  // decoder-only
+  const PairSampler& pair_sampler() const { return *pairs_; }  // encoder-decoder
+  bool is_seq2seq() const { return pairs_ != nullptr; }
+  const TrainOptions& options() const { return options_; }  // dropout rates resolved
   size_t activation_bytes() const;
   void save(const std::filesystem::path& dir) const;
 
  private:
+  void init(const Checkpoint* resume);
   void run_micro_batches(int64_t first_row, double dloss, double& loss_sum);
+  ForwardOptions forward_options(bool train) const;
+  void fill_pairs(const int64_t* indices, int n);  // seq2seq: the batch of these pairs
+  EvalResult evaluate_pairs();
 
   TrainOptions options_;
   TrainModel model_;
-  WindowSampler sampler_;
+  std::unique_ptr<WindowSampler> windows_;
+  const PairData* pair_data_ = nullptr;
+  std::unique_ptr<PairSampler> pairs_;
   ThreadPool& pool_;
   Distributed& dist_;
   Precision precision_;
@@ -111,7 +129,9 @@ class Trainer {
   std::vector<float> grads_;
   int micro_batch_;
   std::unique_ptr<Activations> acts_;
+  std::unique_ptr<Seq2SeqActivations> seq2seq_acts_;
   std::vector<int32_t> inputs_, targets_;
+  Seq2SeqBatch pair_batch_;
 };
 
 // What run_training reports as it goes (the CLI prints it); called on rank 0 only.

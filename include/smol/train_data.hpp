@@ -87,4 +87,66 @@ class WindowSampler {
   mutable std::vector<int64_t> perm_;
 };
 
+// Source/target pairs for an encoder-decoder, tokenized once (sources with the model's
+// special tokens, targets as the target side's tokenizer writes labels), each side truncated
+// to its maximum length keeping a final end-of-sequence token.
+struct PairData {
+  std::vector<int32_t> source_tokens, target_tokens;  // every pair's ids, concatenated
+  std::vector<uint64_t> source_offsets, target_offsets;  // pair i: [offsets[i], offsets[i+1])
+  int64_t truncated_sources = 0, truncated_targets = 0;
+
+  size_t size() const { return source_offsets.empty() ? 0 : source_offsets.size() - 1; }
+  std::span<const int32_t> source(size_t i) const {
+    return {source_tokens.data() + source_offsets[i], source_offsets[i + 1] - source_offsets[i]};
+  }
+  std::span<const int32_t> target(size_t i) const {
+    return {target_tokens.data() + target_offsets[i], target_offsets[i + 1] - target_offsets[i]};
+  }
+  void append(std::vector<int32_t> source, std::vector<int32_t> target);
+};
+
+struct PairLimits {
+  int max_source_len = 0, max_target_len = 0;  // tokens, special tokens included
+  int32_t eos_token_id = -1;                   // kept as the last token when truncating
+};
+
+// Reads JSONL {"source": ..., "target": ...} (one pair a line) or TSV (source<TAB>target).
+PairData tokenize_pairs(const std::filesystem::path& data, const Tokenizer& tokenizer, const PairLimits& limits);
+
+struct LoadedPairs {
+  PairData data;
+  std::filesystem::path cache_path;
+  bool from_cache = false;
+  std::string note;  // truncation counts, cache problems
+};
+
+// As load_training_data, for pairs: the cache `<data>.<key>.smolpairs` is keyed by the
+// model's tokenizer files and the limits.
+LoadedPairs load_pair_data(const std::filesystem::path& data, const std::filesystem::path& model_dir,
+                           const PairLimits& limits);
+
+// Which pair each batch row trains on. The last `val_fraction` of the pairs (file order) is
+// held out. Global row r (= step*batch + b) is position r mod n of epoch e = r / n's order.
+// With shuffle off the order is the file's; with shuffle on, the epoch's permutation (from
+// the seed) is cut into chunks of 64 batches, each chunk sorted by (source, target) length
+// and cut into batches of `batch` pairs, and the batches are put in a shuffled order: a
+// step's pairs have similar lengths, so padding stays small.
+class PairSampler {
+ public:
+  PairSampler(const PairData& data, int batch, double val_fraction, bool shuffle, uint64_t seed);
+  int64_t train_pairs() const { return n_train_; }
+  int64_t val_pairs() const { return static_cast<int64_t>(data_->size()) - n_train_; }
+  int64_t train_pair(int64_t row) const;  // index into the data
+  int64_t val_pair(int64_t i) const { return n_train_ + i % val_pairs(); }
+
+ private:
+  const PairData* data_;
+  int batch_;
+  bool shuffle_;
+  uint64_t seed_;
+  int64_t n_train_ = 0;
+  mutable int64_t order_epoch_ = -1;
+  mutable std::vector<int64_t> order_;
+};
+
 }  // namespace smol

@@ -25,6 +25,7 @@ struct TrainArgs {
   bool quiet = false;
   int64_t log_every = 1;
   CLI::Option* threads_option = nullptr;
+  CLI::Option* dropout_option = nullptr;
 };
 
 std::string format_duration(double seconds) {
@@ -53,6 +54,7 @@ int run_train(TrainArgs& args) {
     o.resume = args.resume;
     o.shuffle = !args.no_shuffle;
     if (!args.threads_option->count() && dist.size() > 1) o.threads = threads_per_rank(dist);
+    if (!args.dropout_option->count()) o.dropout = -1.0f;  // the model's own (0 for decoder-only models)
 
     const bool tty = isatty(fileno(stderr));
     int64_t first_step = -1;
@@ -102,14 +104,27 @@ Command add_train_command(CLI::App& root) {
   TrainOptions& o = args->o;
   CLI::App* app = root.add_subcommand("train", "Train (fine-tune or pretrain) a model on a text or JSONL file");
   app->add_option("-m,--model", args->model, "Model folder to start from (Hugging Face layout)");
-  app->add_option("--data", args->data, "Training data: plain text, JSONL {\"text\"}, or chat JSONL {\"messages\"}")
+  app->add_option("--data", args->data,
+                  "Training data: plain text, JSONL {\"text\"}, or chat JSONL {\"messages\"}; for encoder-decoders "
+                  "JSONL {\"source\", \"target\"} or TSV source<TAB>target")
       ->required()->check(CLI::ExistingFile);
   app->add_option("--out", args->out, "Output folder: the checkpoint, train_log.jsonl and loss_curve.svg")->required();
   app->add_option("--steps", o.steps, "Total optimizer steps (a resumed run counts the steps already done)")
       ->required()->check(CLI::PositiveNumber);
-  app->add_option("--batch", o.batch, "Sequences per optimizer step, over all MPI ranks and micro-batches")
+  app->add_option("--batch", o.batch,
+                  "Sequences (encoder-decoders: pairs) per optimizer step, over all MPI ranks and micro-batches")
       ->required()->check(CLI::PositiveNumber);
-  app->add_option("--seq-len", o.seq_len, "Tokens per sequence")->required()->check(CLI::PositiveNumber);
+  app->add_option("--seq-len", o.seq_len, "Tokens per sequence (decoder-only models; required for them)")
+      ->check(CLI::PositiveNumber);
+  app->add_option("--max-source-len", o.max_source_len,
+                  "Encoder-decoders: truncate sources to N tokens (default: max_position_embeddings)")
+      ->check(CLI::PositiveNumber);
+  app->add_option("--max-target-len", o.max_target_len,
+                  "Encoder-decoders: truncate targets to N tokens (default: max_position_embeddings)")
+      ->check(CLI::PositiveNumber);
+  app->add_option("--label-smoothing", o.label_smoothing,
+                  "Encoder-decoders: label smoothing epsilon, as Seq2SeqTrainer's label_smoothing_factor")
+      ->capture_default_str();
   app->add_option("--lr", o.lr, "Peak learning rate")->required()->check(CLI::PositiveNumber);
   app->add_option("--beta1", o.beta1, "AdamW beta1")->capture_default_str();
   app->add_option("--beta2", o.beta2, "AdamW beta2")->capture_default_str();
@@ -126,8 +141,14 @@ Command add_train_command(CLI::App& root) {
   app->add_option("--layer-decay", o.layer_decay,
                   "Layer-wise LR decay D: block l of L gets lr*D^(L-1-l), embeddings lr*D^L (1: off)")
       ->capture_default_str();
-  app->add_option("--dropout", o.dropout, "Dropout on attention probabilities and residual branches")
-      ->capture_default_str();
+  args->dropout_option = app->add_option(
+      "--dropout", o.dropout,
+      "Dropout on attention probabilities and residual branches (default 0; encoder-decoders: config.json's "
+      "dropout, on embeddings and residual branches)");
+  app->add_option("--attention-dropout", o.attention_dropout,
+                  "Encoder-decoders: dropout on attention probabilities (default: config.json's attention_dropout)");
+  app->add_option("--activation-dropout", o.activation_dropout,
+                  "Encoder-decoders: dropout after the FFN activation (default: config.json's activation_dropout)");
   app->add_option("--precision", o.precision, "Matmul precision (fp32 master weights and optimizer state)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))->capture_default_str();
   app->add_option("--grad-accum", o.grad_accum, "Micro-batches the batch is split into (same result, less memory)")

@@ -90,8 +90,10 @@ void save_checkpoint(const std::filesystem::path& dir, const TrainModel& model, 
   config["torch_dtype"] = torch_dtype(save_dtype);
   write_text_atomic(dir / "config.json", config.dump(2) + "\n");
   if (!tokenizer_dir.empty() && !std::filesystem::equivalent(tokenizer_dir, dir, ec)) {
+    // Every tokenizer layout Tokenizer::from_folder reads (Marian: the SentencePiece pair).
     for (const char* name : {"generation_config.json", "tokenizer.json", "tokenizer_config.json",
-                             "special_tokens_map.json", "chat_template.jinja"}) {
+                             "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt",
+                             "source.spm", "target.spm", "target_vocab.json", "sentencepiece.bpe.model"}) {
       if (std::filesystem::exists(tokenizer_dir / name)) copy_atomic(tokenizer_dir / name, dir / name);
     }
   }

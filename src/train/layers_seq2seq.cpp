@@ -103,11 +103,20 @@ void linear_backward(ThreadPool& pool, T* dinp, T* dweight, T* dbias, const T* d
                      int n_tokens, int in_dim, int out_dim, Precision precision) {
   matmul_backward(pool, dinp, dweight, dout, inp, weight, n_tokens, in_dim, out_dim, precision);
   if (!dbias) return;
-  pool.parallel_for(static_cast<size_t>(out_dim), [&](size_t begin, size_t end) {
-    for (size_t o = begin; o < end; ++o) {
-      double s = 0.0;
-      for (int n = 0; n < n_tokens; ++n) s += dout[static_cast<size_t>(n) * out_dim + o];
-      dbias[o] += static_cast<T>(s);
+  // Blocks of columns walked row by row (contiguous reads); each column is still summed over
+  // the rows in order, in double, whatever the block or thread count.
+  constexpr size_t kBlock = 64;
+  const size_t blocks = (static_cast<size_t>(out_dim) + kBlock - 1) / kBlock;
+  pool.parallel_for(blocks, [&](size_t begin, size_t end) {
+    double sums[kBlock];
+    for (size_t blk = begin; blk < end; ++blk) {
+      const size_t o0 = blk * kBlock, width = std::min(kBlock, static_cast<size_t>(out_dim) - o0);
+      std::fill(sums, sums + width, 0.0);
+      for (int n = 0; n < n_tokens; ++n) {
+        const T* row = dout + static_cast<size_t>(n) * out_dim + o0;
+        for (size_t i = 0; i < width; ++i) sums[i] += row[i];
+      }
+      for (size_t i = 0; i < width; ++i) dbias[o0 + i] += static_cast<T>(sums[i]);
     }
   });
 }

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "smol/error.hpp"
+#include "smol/json_file.hpp"
 #include "smol/thread_pool.hpp"
 #include "smol/train.hpp"
 #include "smol/train_distributed.hpp"
@@ -45,15 +46,7 @@ void run_training(const TrainOptions& options_in, Distributed& dist, const Train
   };
   const std::filesystem::path model_dir = options.resume.empty() ? options.model : options.resume;
 
-  // Rank 0 tokenizes and writes the cache; the other ranks then map it.
-  LoadedData loaded;
-  if (dist.is_root()) loaded = load_training_data(options.data, model_dir);
-  dist.barrier();
-  if (!dist.is_root()) loaded = load_training_data(options.data, model_dir);
-  say(fmt::format("data: {} tokens {} {}", loaded.data.size(), loaded.from_cache ? "read from" : "tokenized, cached in",
-                  loaded.cache_path.string()));
-  if (!loaded.note.empty()) say(loaded.note);
-
+  const bool seq2seq = Seq2SeqConfig::is_seq2seq(read_json_file(model_dir / "config.json"));
   std::unique_ptr<Checkpoint> checkpoint;
   TrainModel model;
   if (!options.resume.empty()) {
@@ -64,16 +57,57 @@ void run_training(const TrainOptions& options_in, Distributed& dist, const Train
     model = TrainModel::load(options.model);
   }
   ThreadPool pool(options.threads);
-  Trainer trainer(options, std::move(model), loaded.data, pool, dist, checkpoint.get());
+
+  // Rank 0 tokenizes and writes the cache; the other ranks then read it.
+  LoadedData loaded;
+  LoadedPairs pairs;
+  std::unique_ptr<Trainer> trainer_ptr;
+  if (seq2seq) {
+    const Seq2SeqConfig& c = model.seq2seq;
+    PairLimits limits;
+    limits.max_source_len = options.max_source_len > 0 ? options.max_source_len : c.max_position_embeddings;
+    limits.max_target_len = options.max_target_len > 0 ? options.max_target_len : c.max_position_embeddings;
+    limits.eos_token_id = c.eos_token_id;
+    if (dist.is_root()) pairs = load_pair_data(options.data, model_dir, limits);
+    dist.barrier();
+    if (!dist.is_root()) pairs = load_pair_data(options.data, model_dir, limits);
+    say(fmt::format("data: {} pairs ({} source + {} target tokens) {} {}", pairs.data.size(),
+                    pairs.data.source_tokens.size(), pairs.data.target_tokens.size(),
+                    pairs.from_cache ? "read from" : "tokenized, cached in", pairs.cache_path.string()));
+    if (!pairs.note.empty()) say(pairs.note);
+    trainer_ptr = std::make_unique<Trainer>(options, std::move(model), pairs.data, pool, dist, checkpoint.get());
+  } else {
+    if (dist.is_root()) loaded = load_training_data(options.data, model_dir);
+    dist.barrier();
+    if (!dist.is_root()) loaded = load_training_data(options.data, model_dir);
+    say(fmt::format("data: {} tokens {} {}", loaded.data.size(), loaded.from_cache ? "read from" : "tokenized, cached in",
+                    loaded.cache_path.string()));
+    if (!loaded.note.empty()) say(loaded.note);
+    trainer_ptr = std::make_unique<Trainer>(options, std::move(model), loaded.data, pool, dist, checkpoint.get());
+  }
+  Trainer& trainer = *trainer_ptr;
   checkpoint.reset();
 
-  const auto& c = trainer.model().config;
-  say(fmt::format("model: {} parameters ({} layers, hidden {}, {}); {} training windows of {} tokens, {} held out; "
-                  "{} rank(s) x {} micro-batch(es) of {} rows; activations {:.1f} MiB per rank",
-                  trainer.model().layout.size(), c.num_hidden_layers, c.hidden_size,
-                  c.tie_word_embeddings ? "tied embeddings" : "separate lm_head", trainer.sampler().train_windows(),
-                  options.seq_len, trainer.sampler().val_windows(), dist.size(), options.grad_accum,
-                  options.batch / dist.size() / options.grad_accum, trainer.activation_bytes() / 1048576.0));
+  if (seq2seq) {
+    const Seq2SeqConfig& c = trainer.model().seq2seq;
+    const TrainOptions& r = trainer.options();
+    say(fmt::format("model: {} parameters ({} {}+{} layers, d_model {}); {} training pairs, {} held out; {} rank(s) x "
+                    "{} micro-batch(es) of {} pairs; dropout {} / attention {} / activation {}, label smoothing {}; "
+                    "activations {:.1f} MiB per rank",
+                    trainer.model().layout.size(), c.model_type, c.encoder.layers, c.decoder.layers, c.d_model,
+                    trainer.pair_sampler().train_pairs(), trainer.pair_sampler().val_pairs(), dist.size(),
+                    options.grad_accum, options.batch / dist.size() / options.grad_accum, r.dropout,
+                    r.attention_dropout, r.activation_dropout, r.label_smoothing,
+                    trainer.activation_bytes() / 1048576.0));
+  } else {
+    const auto& c = trainer.model().config;
+    say(fmt::format("model: {} parameters ({} layers, hidden {}, {}); {} training windows of {} tokens, {} held out; "
+                    "{} rank(s) x {} micro-batch(es) of {} rows; activations {:.1f} MiB per rank",
+                    trainer.model().layout.size(), c.num_hidden_layers, c.hidden_size,
+                    c.tie_word_embeddings ? "tied embeddings" : "separate lm_head", trainer.sampler().train_windows(),
+                    options.seq_len, trainer.sampler().val_windows(), dist.size(), options.grad_accum,
+                    options.batch / dist.size() / options.grad_accum, trainer.activation_bytes() / 1048576.0));
+  }
   if (trainer.state().step >= options.steps) {
     say(fmt::format("already at step {} of {}: nothing to train", trainer.state().step, options.steps));
     return;
@@ -92,7 +126,7 @@ void run_training(const TrainOptions& options_in, Distributed& dist, const Train
   const Precision precision = parse_precision(options.precision);
   const auto start = std::chrono::steady_clock::now();
   int64_t tokens_this_run = 0;
-  const bool can_eval = trainer.sampler().val_windows() > 0;
+  const bool can_eval = seq2seq ? trainer.pair_sampler().val_pairs() > 0 : trainer.sampler().val_windows() > 0;
   while (trainer.state().step < options.steps) {
     const StepResult r = trainer.step();
     tokens_this_run += r.tokens;

@@ -19,7 +19,7 @@ void TrainOptions::validate() const {
   };
   require(steps >= 1, "--steps must be at least 1");
   require(batch >= 1, "--batch must be at least 1");
-  require(seq_len >= 1, "--seq-len must be at least 1");
+  require(seq_len >= 0, "--seq-len must be at least 1");
   require(lr > 0.0, "--lr must be positive");
   require(beta1 >= 0.0 && beta1 < 1.0, "--beta1 must be in [0, 1)");
   require(beta2 >= 0.0 && beta2 < 1.0, "--beta2 must be in [0, 1)");
@@ -31,7 +31,12 @@ void TrainOptions::validate() const {
   require(min_lr >= 0.0 && min_lr <= lr, "--min-lr must be in [0, --lr]");
   require(decay_fraction > 0.0 && decay_fraction <= 1.0, "--decay-fraction must be in (0, 1]");
   require(layer_decay > 0.0 && layer_decay <= 1.0, "--layer-decay must be in (0, 1]");
-  require(dropout >= 0.0f && dropout < 1.0f, "--dropout must be in [0, 1)");
+  // Negative rates mean "the model's own" and are resolved by the Trainer.
+  require(dropout < 1.0f, "--dropout must be in [0, 1)");
+  require(attention_dropout < 1.0f, "--attention-dropout must be in [0, 1)");
+  require(activation_dropout < 1.0f, "--activation-dropout must be in [0, 1)");
+  require(label_smoothing >= 0.0 && label_smoothing < 1.0, "--label-smoothing must be in [0, 1)");
+  require(max_source_len >= 0 && max_target_len >= 0, "--max-source-len / --max-target-len must not be negative");
   parse_precision(precision);
   require(grad_accum >= 1, "--grad-accum must be at least 1");
   require(batch % grad_accum == 0,
@@ -62,7 +67,9 @@ nlohmann::json TrainOptions::to_json() const {
           {"save_dtype", save_dtype},     {"val_fraction", val_fraction},
           {"seed", seed},                 {"shuffle", shuffle},
           {"threads", threads},           {"eval_every", eval_every},
-          {"eval_batches", eval_batches}};
+          {"eval_batches", eval_batches}, {"attention_dropout", attention_dropout},
+          {"activation_dropout", activation_dropout}, {"label_smoothing", label_smoothing},
+          {"max_source_len", max_source_len}, {"max_target_len", max_target_len}};
 }
 
 }  // namespace smol
