@@ -14,6 +14,7 @@ BUILD=${1:-build}
 SMOL="$BUILD/smol"
 THREADS=${THREADS:-2}
 BATCH=${BATCH:-16}
+SUMMARIZE_BATCH=${SUMMARIZE_BATCH:-$BATCH}
 MAX_NEW=${MAX_NEW:-32}
 TRANSLATE_SRC=${TRANSLATE_SRC:-32}
 SUMMARIZE_SRC=${SUMMARIZE_SRC:-256}
@@ -35,7 +36,7 @@ make_model() {  # family shape dir
   [ -f "$3/model.safetensors" ] || $PY tests/oracle/make_random_model.py --family "$1" --shape "$2" --out "$3" --dtype f32 >&2
 }
 
-make_sources() {  # dir length -> $WORK/<name>.ids.jsonl and .ids.json
+make_sources() {  # dir length out -> out.jsonl and out.json ($BATCH sources)
   $PY - "$1" "$2" "$BATCH" "$3" <<'EOF'
 import json, sys, numpy as np
 folder, length, batch, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -52,7 +53,7 @@ run_smol() {  # cmd dir beams extra...
   local cmd=$1 dir=$2 beams=$3; shift 3
   local out err
   out=$(mktemp) err=$(mktemp)
-  /usr/bin/time -f "%M" "$SMOL" "$cmd" -m "$dir" -f "$SOURCES.jsonl" --ids --json --batch "$BATCH" -t "$THREADS" \
+  /usr/bin/time -f "%M" "$SMOL" "$cmd" -m "$dir" -f "$SOURCES.jsonl" --ids --json --batch 64 -t "$THREADS" \
     --beams "$beams" -n "$MAX_NEW" --min-length $((MAX_NEW + 1)) --length-penalty 1 --no-repeat-ngram-size 0 \
     --repeat-penalty 1 "$@" >"$out" 2>"$err"
   $PY - "$out" "$(tail -1 "$err")" <<'EOF'
@@ -65,7 +66,7 @@ EOF
 
 run_torch() {  # dir mode -> "sentences/s tokens/s rss_mb"
   $PY tests/oracle/bench_seq2seq_torch.py "$1" --sources "$SOURCES.json" --max-new "$MAX_NEW" --threads "$THREADS" \
-    --modes "$2" | tail -1 | $PY -c '
+    --ban-eos --modes "$2" | tail -1 | $PY -c '
 import json, sys
 r = json.loads(sys.stdin.read())
 print("%.3f %.1f %.0f" % (r["sentences_per_s"], r["target_tokens_per_s"], r["peak_rss_mb"]))'
@@ -77,8 +78,10 @@ for spec in "marian opus-mt-en-de translate $TRANSLATE_SRC" "bart distilbart-cnn
   read -r family shape cmd src_len <<<"$spec"
   dir="$WORK/$shape"
   make_model "$family" "$shape" "$dir"
-  SOURCES="$WORK/$shape.src$src_len"
-  make_sources "$dir" "$src_len" "$SOURCES"
+  batch=$BATCH
+  [ "$cmd" = summarize ] && batch=$SUMMARIZE_BATCH
+  SOURCES="$WORK/$shape.src$src_len.b$batch"
+  BATCH=$batch make_sources "$dir" "$src_len" "$SOURCES"
   for beams in 1 4; do
     mode=$([ "$beams" = 1 ] && echo greedy || echo beam4)
     read -r t_sps t_tps t_rss <<<"$(run_torch "$dir" "$mode")"
@@ -88,4 +91,4 @@ for spec in "marian opus-mt-en-de translate $TRANSLATE_SRC" "bart distilbart-cnn
     echo "| $shape | $cmd | $mode | $t_sps | $t_tps | $s_sps | $s_tps | $(ratio "$s_tps" "$t_tps") | $q_sps | $q_tps | $(ratio "$q_tps" "$t_tps") | $t_rss / $s_rss / $q_rss |"
   done
 done
-echo "batch $BATCH sources, $MAX_NEW new tokens each, $THREADS threads, torch $($PY -c 'import torch; print(torch.__version__)') on OpenBLAS; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "batch $BATCH sources (summarize: $SUMMARIZE_BATCH, $SUMMARIZE_SRC source tokens; translate: $TRANSLATE_SRC), $MAX_NEW new tokens each, $THREADS threads, torch $($PY -c 'import torch; print(torch.__version__)') on OpenBLAS; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"

@@ -135,7 +135,7 @@ class CachedModel:
         return h[:, 0] @ self.lm.t() + self.bias, new_cache
 
 
-def greedy(m, ids, am, start, eos, pad, max_new):
+def greedy(m, ids, am, start, eos, pad, max_new, ban_eos=False):
     enc = m.encode(ids, am)
     cross = m.cross_kv(enc)
     mask = (1.0 - am[:, None, None, :].float()) * torch.finfo(torch.float32).min
@@ -145,6 +145,8 @@ def greedy(m, ids, am, start, eos, pad, max_new):
     cache, generated = None, 0
     for t in range(max_new):
         logits, cache = m.step(tok, torch.tensor(t), cache, cross, mask)
+        if ban_eos:
+            logits[:, eos] = -float("inf")
         nxt = logits.argmax(-1)
         nxt = torch.where(alive, nxt, torch.full_like(nxt, pad))
         generated += int(alive.sum())
@@ -155,7 +157,7 @@ def greedy(m, ids, am, start, eos, pad, max_new):
     return generated
 
 
-def beam(m, ids, am, start, eos, pad, max_new, nb=4, lp=1.0):
+def beam(m, ids, am, start, eos, pad, max_new, nb=4, lp=1.0, ban_eos=False):
     enc = m.encode(ids, am)
     b = ids.shape[0]
     enc = enc.repeat_interleave(nb, 0)
@@ -171,6 +173,8 @@ def beam(m, ids, am, start, eos, pad, max_new, nb=4, lp=1.0):
     cache, generated = None, 0
     for t in range(max_new):
         logits, cache = m.step(tok, torch.tensor(t), cache, cross, mask)
+        if ban_eos:
+            logits[:, eos] = -float("inf")
         logp = torch.log_softmax(logits, -1) + scores[:, None]
         v = logp.shape[-1]
         top, idx = torch.topk(logp.view(b, nb * v), 2 * nb, dim=1)
@@ -217,6 +221,7 @@ def main():
     ap.add_argument("--modes", default="greedy,beam4")
     ap.add_argument("--sources", default=None, help="JSON list of source id lists (default: random ids)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ban-eos", action="store_true", help="never pick eos, so every row decodes --max-new tokens")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -239,7 +244,7 @@ def main():
     for mode in a.modes.split(","):
         fn = greedy if mode == "greedy" else beam
         t0 = time.perf_counter()
-        gen = fn(m, ids, am, start, eos, pad, a.max_new)
+        gen = fn(m, ids, am, start, eos, pad, a.max_new, ban_eos=a.ban_eos)
         dt = time.perf_counter() - t0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         print(json.dumps({"mode": mode, "model": a.model, "sentences": len(srcs), "seconds": round(dt, 4),
