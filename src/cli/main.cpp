@@ -1,5 +1,7 @@
 // smol: run, score and tokenize SmolLM2 models. Every failure ends in one line on stderr and
 // a non-zero exit status: 2 for a bad command line, 1 for everything else.
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -9,6 +11,11 @@
 #include "smol/error.hpp"
 
 int main(int argc, char** argv) {
+  // Generation allocates and frees step-sized buffers (logits of every beam, attention scores)
+  // many times a second; glibc would map each big block fresh and zero its pages again.
+  // Keeping freed blocks in the heap makes that reuse free.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   CLI::App app{"smol: run, serve and train SmolLM2 models"};
   app.name("smol");
   app.require_subcommand(1);

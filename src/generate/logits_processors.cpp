@@ -35,14 +35,19 @@ void force(std::span<float> scores, std::span<const int32_t> keep) {
 
 }  // namespace
 
-void log_softmax(std::span<float> scores) {
+void log_softmax(std::span<float> scores) { log_softmax(scores, scores); }
+
+void log_softmax(std::span<const float> in, std::span<float> out) {
   double max = -std::numeric_limits<double>::infinity();
-  for (float s : scores) max = std::max(max, static_cast<double>(s));
-  if (!std::isfinite(max)) return;  // all -inf (or +inf/NaN): nothing sensible to normalise
+  for (float s : in) max = std::max(max, static_cast<double>(s));
+  if (!std::isfinite(max)) {  // all -inf (or +inf/NaN): nothing sensible to normalise
+    if (in.data() != out.data()) std::copy(in.begin(), in.end(), out.begin());
+    return;
+  }
   double sum = 0.0;
-  for (float s : scores) sum += std::exp(static_cast<double>(s) - max);
+  for (float s : in) sum += std::exp(static_cast<double>(s) - max);
   const double log_sum = std::log(sum);
-  for (float& s : scores) s = static_cast<float>(static_cast<double>(s) - max - log_sum);
+  for (size_t i = 0; i < in.size(); ++i) out[i] = static_cast<float>(static_cast<double>(in[i]) - max - log_sum);
 }
 
 void softmax(std::span<const float> scores, std::vector<double>& probs) {

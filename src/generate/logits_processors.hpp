@@ -44,6 +44,8 @@ class LogitsProcessors {
 // log_softmax of a row in place, computed in double and rounded to float (torch computes it
 // in float32; the two agree to the last bit or so).
 void log_softmax(std::span<float> scores);
+// The same from `in` into `out` (same size; may be the same row).
+void log_softmax(std::span<const float> in, std::span<float> out);
 // softmax of a row into `probs` (double), -inf entries give 0.
 void softmax(std::span<const float> scores, std::vector<double>& probs);
 

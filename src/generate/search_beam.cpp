@@ -54,14 +54,22 @@ bool ranks_before(float a, size_t ia, float b, size_t ib) {
   return ia < ib;
 }
 
-// Indices of the k best of `values`, best first.
+// Indices of the k best of `values`, best first: one pass keeping the best k in order, as
+// beam search's k (a few times num_beams) is tiny beside num_beams * vocab values.
 void top_indices(std::span<const float> values, size_t k, std::vector<size_t>& out) {
-  out.resize(values.size());
-  std::iota(out.begin(), out.end(), size_t{0});
+  out.clear();
   k = std::min(k, values.size());
-  std::partial_sort(out.begin(), out.begin() + k, out.end(),
-                    [&](size_t a, size_t b) { return ranks_before(values[a], a, values[b], b); });
-  out.resize(k);
+  if (k == 0) return;
+  auto before = [&](size_t a, size_t b) { return ranks_before(values[a], a, values[b], b); };
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (out.size() == k) {
+      if (!before(i, out.back())) continue;
+      out.back() = i;
+    } else {
+      out.push_back(i);
+    }
+    for (size_t pos = out.size() - 1; pos > 0 && before(out[pos], out[pos - 1]); --pos) std::swap(out[pos], out[pos - 1]);
+  }
 }
 
 // torch.multinomial(softmax(values), k) without replacement: draws in order.
@@ -133,8 +141,7 @@ std::vector<SearchResult> beam_search(StepModel& model, std::span<const SourceSe
         const Running& beam = st.running[k];
         std::span<float> row(accumulated.data() + static_cast<size_t>(k) * vocab, vocab);
         const float* in = logits.data() + static_cast<size_t>(beam.model_row) * vocab;
-        std::copy(in, in + vocab, row.begin());
-        log_softmax(row);
+        log_softmax(std::span<const float>(in, vocab), row);
         row_tokens = src.prefix;
         row_tokens.insert(row_tokens.end(), beam.generated.begin(), beam.generated.end());
         processors.apply(row, {row_tokens, prefix_len, src.limits.max_length, src.limits.min_length});
