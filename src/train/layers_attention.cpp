@@ -7,26 +7,14 @@
 #include "smol/kernels.hpp"
 #include "smol/thread_pool.hpp"
 #include "smol/train_layers.hpp"
+#include "train/vector_ops.hpp"
 
 namespace smol {
 
 namespace {
 
-template <typename T>
-T dot(const T* a, const T* b, int n) {
-  if constexpr (std::is_same_v<T, float>) {
-    return dot_f32(a, b, static_cast<size_t>(n));
-  } else {
-    T s = 0;
-    for (int i = 0; i < n; ++i) s += a[i] * b[i];
-    return s;
-  }
-}
-
-template <typename T>
-void axpy(T* y, T a, const T* x, int n) {
-  for (int i = 0; i < n; ++i) y[i] += a * x[i];
-}
+using train_detail::axpy;
+using train_detail::dot;
 
 }  // namespace
 
