@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -76,6 +77,9 @@ struct Seq2SeqRequest {
   GenerationConfig generation;
   uint64_t seed = 0;
   WeightType cache_type = WeightType::F32;
+  // Called before every decoder pass (the server paces, counts and cancels batches there;
+  // it may throw to end the search). Empty: nothing.
+  std::function<void()> before_pass;
 };
 
 // The decoder's first token as transformers picks it: generation_config.json, config.json,

@@ -8,6 +8,32 @@
 
 namespace smol {
 
+namespace {
+
+// The search's model with a hook before every decoder pass (Seq2SeqRequest::before_pass).
+class HookedStepModel final : public StepModel {
+ public:
+  HookedStepModel(StepModel& inner, const std::function<void()>& before_pass)
+      : inner_(inner), before_pass_(before_pass) {}
+  int vocab_size() const override { return inner_.vocab_size(); }
+  int max_position_embeddings() const override { return inner_.max_position_embeddings(); }
+  std::span<const float> start(std::span<const std::vector<int32_t>> prefixes) override {
+    before_pass_();
+    return inner_.start(prefixes);
+  }
+  void reorder(std::span<const int> parents) override { inner_.reorder(parents); }
+  std::span<const float> step(std::span<const int32_t> tokens) override {
+    before_pass_();
+    return inner_.step(tokens);
+  }
+
+ private:
+  StepModel& inner_;
+  const std::function<void()>& before_pass_;
+};
+
+}  // namespace
+
 Seq2SeqStepModel::Seq2SeqStepModel(const Seq2SeqModel& model, ThreadPool& pool, std::span<const EncodedSource> sources,
                                    int capacity, WeightType cache_type)
     : model_(model), pool_(pool), sources_(sources), capacity_(capacity), cache_type_(cache_type) {
@@ -127,7 +153,9 @@ std::vector<SearchResult> generate_seq2seq(const Seq2SeqModel& model, ThreadPool
   const std::vector<EncodedSource> encoded = model.encode(sources, pool, buf);
   Seq2SeqStepModel step_model(model, pool, encoded, limits.max_length, request.cache_type);
   const std::vector<std::vector<int32_t>> prefixes(sources.size(), std::vector<int32_t>{start});
-  return generate_search(step_model, prefixes, g, request.seed, on_token);
+  if (!request.before_pass) return generate_search(step_model, prefixes, g, request.seed, on_token);
+  HookedStepModel hooked(step_model, request.before_pass);
+  return generate_search(hooked, prefixes, g, request.seed, on_token);
 }
 
 }  // namespace smol

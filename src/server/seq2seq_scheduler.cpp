@@ -12,29 +12,6 @@ namespace smol::server {
 
 namespace {
 
-// The search's model, with a hook before every decoder pass: pacing (the test hook), the
-// step metrics, and ending a batch whose clients are all gone (beam search never asks).
-class PacedStepModel final : public StepModel {
- public:
-  PacedStepModel(StepModel& inner, std::function<void()> before_pass)
-      : inner_(inner), before_pass_(std::move(before_pass)) {}
-  int vocab_size() const override { return inner_.vocab_size(); }
-  int max_position_embeddings() const override { return inner_.max_position_embeddings(); }
-  std::span<const float> start(std::span<const std::vector<int32_t>> prefixes) override {
-    before_pass_();
-    return inner_.start(prefixes);
-  }
-  void reorder(std::span<const int> parents) override { inner_.reorder(parents); }
-  std::span<const float> step(std::span<const int32_t> tokens) override {
-    before_pass_();
-    return inner_.step(tokens);
-  }
-
- private:
-  StepModel& inner_;
-  std::function<void()> before_pass_;
-};
-
 // Thrown between passes when no row has a client left: ends the search early.
 struct Abandoned {};
 
@@ -111,19 +88,16 @@ class Seq2SeqScheduler::Batch {
         g.max_new_tokens = longest;  // each row stops at its own limit (take())
       }
       eos_ = g.eos_token_id;
-      // generate_seq2seq, with the search's model paced and watched between passes.
-      g.decoder_start_token_id = decoder_start_token(model, g);
-      const LengthLimits limits = resolve_lengths(g, 1, model.config().max_position_embeddings);
       std::vector<std::vector<int32_t>> sources;
       for (const Row& row : rows_) sources.push_back(row.job->request().prompt);
-      Seq2SeqBuffers buf;
-      const std::vector<EncodedSource> encoded = model.encode(sources, pool, buf);
-      Seq2SeqStepModel step_model(model, pool, encoded, limits.max_length, owner_.options_.cache_type);
-      PacedStepModel paced(step_model, [this] { between_passes(); });
-      const std::vector<std::vector<int32_t>> prefixes(rows_.size(), std::vector<int32_t>{*g.decoder_start_token_id});
-      const uint64_t seed = seed_.value_or((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}());
-      const std::vector<SearchResult> results = generate_search(
-          paced, prefixes, g, seed, [this](int source, int, int32_t token) { return take(rows_[source], token); });
+      Seq2SeqRequest request;
+      request.generation = g;
+      request.seed = seed_.value_or((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}());
+      request.cache_type = owner_.options_.cache_type;
+      // Paced, counted and watched between passes: beam search never calls on_token.
+      request.before_pass = [this] { between_passes(); };
+      const std::vector<SearchResult> results = generate_seq2seq(
+          model, pool, sources, request, [this](int source, int, int32_t token) { return take(rows_[source], token); });
       for (size_t i = 0; i < rows_.size(); ++i) {
         Row& row = rows_[i];
         const GeneratedSequence& best = results[i].best();
