@@ -7,8 +7,10 @@
 //   prefill the same matrices for 512 tokens -> GFLOP/s and the matmul-only tokens/s
 //   attention all layers' causal attention for a 512-token prompt and for one decode token
 //   dispatch ThreadPool::run round trip
+//   batch   (--batch) 2048 x 512 and 512 x 2048 (an opus-mt FFN) for 1-128 tokens: GFLOP/s of
+//           the small-batch paths of batched and beam decoder steps, weights in cache
 //
-//   kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick] [--huge] [--no-matvec] [--no-model]
+//   kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick] [--huge] [--no-matvec] [--no-model] [--batch]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -254,12 +256,27 @@ WeightType parse_type(const std::string& name) {
   std::exit(2);
 }
 
+void bench_batch(WeightType type, int threads) {
+  smol::ThreadPool pool(threads);
+  for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{2048, 512}, {512, 2048}}) {
+    const Bytes w = make_weights(type, rows, cols, 7, false);
+    for (int n : {1, 4, 8, 12, 16, 24, 32, 48, 64, 65, 96, 128}) {
+      const std::vector<float> x = make_input(static_cast<size_t>(n) * cols);
+      std::vector<float> y(static_cast<size_t>(n) * rows);
+      const double s = best_seconds(20, [&] { matmul(pool, x.data(), n, MatrixView{type, w.data(), rows, cols}, y.data()); });
+      std::printf("batch   %-5s t=%d %5lld x %-5lld %4d tokens %9.1f us %7.1f GFLOP/s\n", smol::weight_type_name(type),
+                  threads, static_cast<long long>(rows), static_cast<long long>(cols), n, s * 1e6,
+                  2.0 * rows * cols * n / s / 1e9);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<WeightType> types = {WeightType::Q8_0, WeightType::F16, WeightType::BF16, WeightType::Q4_0};
   std::vector<int> threads = {1, 2};
-  bool quick = false, matvec = true, model = true, huge = false;
+  bool quick = false, matvec = true, model = true, huge = false, batch = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--types" && i + 1 < argc) {
@@ -276,10 +293,18 @@ int main(int argc, char** argv) {
       matvec = false;
     } else if (arg == "--no-model") {
       model = false;
+    } else if (arg == "--batch") {
+      batch = true;
     } else {
-      std::fprintf(stderr, "usage: kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick] [--huge] [--no-matvec] [--no-model]\n");
+      std::fprintf(stderr, "usage: kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick] [--huge] [--no-matvec] [--no-model] [--batch]\n");
       return 2;
     }
+  }
+  if (batch) {
+    for (WeightType type : types) {
+      for (int t : threads) bench_batch(type, t);
+    }
+    return 0;
   }
   for (int t : threads) bench_dispatch(t);
   for (int t : threads) bench_attention(t);

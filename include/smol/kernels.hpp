@@ -58,6 +58,10 @@ void rope_rotate_half(float* vec, int n_heads, int head_dim, const float* cos, c
 // In-place numerically stable softmax.
 void softmax(float* x, int n);
 
+// sum_i exp(x[i] - shift), the normaliser of a log-softmax (shift = max x): exp in float32
+// vectors, summed in double; relative error a few float epsilons.
+double sum_exp_shifted(const float* x, int n, float shift);
+
 // gate[i] = silu(gate[i]) * up[i]
 void silu_mul(float* gate, const float* up, int n);
 

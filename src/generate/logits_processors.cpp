@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "smol/error.hpp"
+#include "smol/kernels.hpp"
 
 namespace smol::search_detail {
 
@@ -38,15 +39,16 @@ void force(std::span<float> scores, std::span<const int32_t> keep) {
 void log_softmax(std::span<float> scores) { log_softmax(scores, scores); }
 
 void log_softmax(std::span<const float> in, std::span<float> out) {
-  double max = -std::numeric_limits<double>::infinity();
-  for (float s : in) max = std::max(max, static_cast<double>(s));
+  float max_f = -std::numeric_limits<float>::infinity();
+  for (float s : in) max_f = std::max(max_f, s);
+  const double max = max_f;
   if (!std::isfinite(max)) {  // all -inf (or +inf/NaN): nothing sensible to normalise
     if (in.data() != out.data()) std::copy(in.begin(), in.end(), out.begin());
     return;
   }
-  double sum = 0.0;
-  for (float s : in) sum += std::exp(static_cast<double>(s) - max);
-  const double log_sum = std::log(sum);
+  // Beam search normalises every beam's 50k-60k scores each step: the exponentials run in
+  // float vectors (a double exp per score was a tenth of a beam step).
+  const double log_sum = std::log(sum_exp_shifted(in.data(), static_cast<int>(in.size()), max_f));
   for (size_t i = 0; i < in.size(); ++i) out[i] = static_cast<float>(static_cast<double>(in[i]) - max - log_sum);
 }
 

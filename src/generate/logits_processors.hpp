@@ -41,8 +41,9 @@ class LogitsProcessors {
   std::vector<int32_t> order_;                   // scratch
 };
 
-// log_softmax of a row in place, computed in double and rounded to float (torch computes it
-// in float32; the two agree to the last bit or so).
+// log_softmax of a row in place: the normaliser's exponentials in float32 vectors summed in
+// double, the subtraction in double, rounded to float (torch computes it all in float32; the
+// two agree to the last bit or so).
 void log_softmax(std::span<float> scores);
 // The same from `in` into `out` (same size; may be the same row).
 void log_softmax(std::span<const float> in, std::span<float> out);

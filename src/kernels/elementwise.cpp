@@ -87,6 +87,25 @@ void Softmax(float* x, int count) {
   for (; i < count; ++i) x[i] *= inv;
 }
 
+double SumExpShifted(const float* x, int count, float shift) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
+  const auto vs = hn::Set(df, shift);
+  // Float vectors over chunks short enough that their rounding stays near float epsilon, the
+  // chunks summed in double.
+  constexpr int kChunk = 1024;
+  double sum = 0.0;
+  int i = 0;
+  while (i + n <= count) {
+    const int end = std::min(count, i + kChunk);
+    auto vsum = hn::Zero(df);
+    for (; i + n <= end; i += n) vsum = hn::Add(vsum, hn::Exp(df, hn::Sub(hn::LoadU(df, x + i), vs)));
+    sum += hn::GetLane(hn::SumOfLanes(df, vsum));
+  }
+  for (; i < count; ++i) sum += std::exp(static_cast<double>(x[i]) - shift);
+  return sum;
+}
+
 void SiluMul(float* gate, const float* up, int count) {
   const DF df;
   const int n = static_cast<int>(hn::Lanes(df));
@@ -113,6 +132,7 @@ namespace smol {
 HWY_EXPORT(RmsNorm);
 HWY_EXPORT(RopeRotateHalf);
 HWY_EXPORT(Softmax);
+HWY_EXPORT(SumExpShifted);
 HWY_EXPORT(SiluMul);
 
 void rms_norm(const float* x, const float* weight, float eps, int dim, float* y) {
@@ -124,6 +144,7 @@ void rope_rotate_half(float* vec, int n_heads, int head_dim, const float* cos, c
 }
 
 void softmax(float* x, int n) { HWY_DYNAMIC_DISPATCH(Softmax)(x, n); }
+double sum_exp_shifted(const float* x, int n, float shift) { return HWY_DYNAMIC_DISPATCH(SumExpShifted)(x, n, shift); }
 
 void silu_mul(float* gate, const float* up, int n) { HWY_DYNAMIC_DISPATCH(SiluMul)(gate, up, n); }
 }  // namespace smol

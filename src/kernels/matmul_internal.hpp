@@ -96,4 +96,13 @@ void gemm_pack_panel(const MatrixView& w, int64_t row0, float* panel, float* row
 void gemm_panel(const float* panel, const float* xp, int n_tokens, int64_t cols, int n_rows, float* y,
                 int64_t y_stride);
 
+// Small-batch GEMM on row-major float32 weights (gemm_rows.cpp): tokens packed k-major in
+// tiles of rows_gemm_tile_tokens(n_tokens) (zero past n_tokens); rows_gemm writes
+// y[t * y_stride + r] for rows [0, n_rows) of w (cols floats each) and all n_tokens tokens,
+// bit-identical to gemm_panel on the same weights.
+int rows_gemm_tile_tokens(int n_tokens);
+void rows_gemm_pack_tokens(const float* x, int n_tokens, int64_t cols, int tile, float* xp);
+void rows_gemm(const float* w, int64_t cols, int64_t n_rows, const float* xp, int n_tokens, float* y,
+               int64_t y_stride);
+
 }  // namespace smol::detail

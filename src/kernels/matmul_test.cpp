@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/matmul_internal.hpp"
 #include "test_support/kernel_data.hpp"
 #include "smol/huge_page_buffer.hpp"
 #include "smol/error.hpp"
@@ -140,6 +141,48 @@ TEST(Matmul, ThreadCountsAgree) {
     EXPECT_EQ(y1, y3);  // the partition must not change any sum
     expect_close(m, x, n_tokens, y3, n_tokens < 8);
   }
+}
+
+// The panel GEMM on the same weights and tokens, single-threaded: the reference the row-major
+// small-batch path must equal bit for bit.
+std::vector<float> panel_gemm(const StoredMatrix& m, const std::vector<float>& x, int n_tokens) {
+  const detail::GemmShape shape = detail::gemm_shape();
+  const int n_tiles = (n_tokens + shape.tile_tokens - 1) / shape.tile_tokens;
+  std::vector<float> xp(static_cast<size_t>(n_tiles) * shape.tile_tokens * m.cols + 16);
+  for (int tile = 0; tile < n_tiles; ++tile) {
+    detail::gemm_pack_tokens(x.data(), m.cols, n_tokens, m.cols, tile, 1.0f,
+                             xp.data() + static_cast<size_t>(tile) * shape.tile_tokens * m.cols);
+  }
+  HugePageBuffer panel(static_cast<size_t>(shape.panel_rows) * m.cols * sizeof(float));
+  std::vector<float> rows_tmp(static_cast<size_t>(shape.panel_rows) * m.cols);
+  std::vector<float> y(static_cast<size_t>(n_tokens) * m.rows, NAN);
+  for (int64_t r0 = 0; r0 < m.rows; r0 += shape.panel_rows) {
+    auto* p = reinterpret_cast<float*>(panel.data());
+    detail::gemm_pack_panel(m.view(), r0, p, rows_tmp.data());
+    detail::gemm_panel(p, xp.data(), n_tokens, m.cols,
+                       static_cast<int>(std::min<int64_t>(shape.panel_rows, m.rows - r0)), y.data() + r0, m.rows);
+  }
+  return y;
+}
+
+TEST(Matmul, SmallBatchFloat32EqualsPanelGemmBitForBit) {
+  // Batched and beam decoder steps take the row-major path; prefill takes the panel path.
+  // A token's logits must not depend on which one its batch size picked.
+  ThreadPool pool(2);
+  testing::for_each_simd_target([&](const char* target) {
+    SCOPED_TRACE(target);
+    for (int64_t cols : {512, 19}) {
+      const StoredMatrix m = testing::make_matrix(WeightType::F32, 103, cols, 50);
+      for (int n_tokens : {8, 15, 16, 17, 33, 64}) {
+        SCOPED_TRACE(::testing::Message() << cols << " cols, " << n_tokens << " tokens");
+        const std::vector<float> x = testing::gaussian(n_tokens * cols, 51 + n_tokens);
+        std::vector<float> y(static_cast<size_t>(n_tokens) * m.rows, NAN);
+        matmul(pool, x.data(), n_tokens, m.view(), y.data());
+        const std::vector<float> ref = panel_gemm(m, x, n_tokens);
+        ASSERT_EQ(std::memcmp(y.data(), ref.data(), y.size() * sizeof(float)), 0);
+      }
+    }
+  });
 }
 
 TEST(Matmul, MultiMatchesSeparateCalls) {
