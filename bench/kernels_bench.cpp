@@ -260,7 +260,7 @@ void bench_batch(WeightType type, int threads) {
   smol::ThreadPool pool(threads);
   for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{2048, 512}, {512, 2048}}) {
     const Bytes w = make_weights(type, rows, cols, 7, false);
-    for (int n : {1, 4, 8, 12, 16, 24, 32, 48, 64, 65, 96, 128}) {
+    for (int n : {1, 4, 8, 11, 12, 16, 24, 32, 48, 64, 65, 96, 128, 512}) {
       const std::vector<float> x = make_input(static_cast<size_t>(n) * cols);
       std::vector<float> y(static_cast<size_t>(n) * rows);
       const double s = best_seconds(20, [&] { matmul(pool, x.data(), n, MatrixView{type, w.data(), rows, cols}, y.data()); });

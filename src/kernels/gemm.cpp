@@ -200,6 +200,7 @@ namespace smol::detail {
 HWY_EXPORT(Shape);
 HWY_EXPORT(PackTokens);
 HWY_EXPORT(PackPanel);
+HWY_EXPORT(DecodeRow);
 HWY_EXPORT(Panel);
 
 GemmShape gemm_shape() { return HWY_DYNAMIC_DISPATCH(Shape)(); }
@@ -208,6 +209,8 @@ void gemm_pack_tokens(const float* x, int64_t x_stride, int n_tokens, int64_t co
                       float* xp) {
   HWY_DYNAMIC_DISPATCH(PackTokens)(x, x_stride, n_tokens, cols, tile, scale, xp);
 }
+
+void gemm_decode_row(const MatrixView& w, int64_t row, float* out) { HWY_DYNAMIC_DISPATCH(DecodeRow)(w, row, out); }
 
 void gemm_pack_panel(const MatrixView& w, int64_t row0, float* panel, float* rows_tmp) {
   HWY_DYNAMIC_DISPATCH(PackPanel)(w, row0, panel, rows_tmp);

@@ -4,8 +4,10 @@
 //     weights); a late or descheduled thread then costs one chunk, not half the matrix.
 //   many tokens (prefill): tokens packed once, then weight panels handed out dynamically,
 //     each decoded to float32 and multiplied by every token tile while it sits in cache.
-//   a few dozen tokens on float32 weights (batched and beam decoder steps): the same products
-//     straight from the row-major weights, whose panel copies would cost a fifth of the work.
+//   12 tokens and more (batched and beam decoder steps, prefill): blocks of weight rows
+//     decoded (copied, for float32) as they lie and multiplied by every token tile, in chunks
+//     of 256 tokens; bit-identical to the panel GEMM, which transposes the rows first and
+//     remains for 8-11 tokens (its 12-token tiles waste less there than 16-lane ones).
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -28,9 +30,14 @@ using detail::QuantizedActs;
 // 1536 x 576 Q8_0/F16, one thread: the two paths cross near 8 tokens; at 16 the GEMM is
 // 1.5x faster, at 512 it runs at ~180 GFLOP/s against ~75 for the dot products).
 constexpr int kGemmMinTokens = 8;
-// Up to this many tokens, float32 weights are multiplied where they lie (gemm_rows.cpp); from
-// about here on, a panel transposed once serves enough tokens to pay for its copy.
-constexpr int kRowsGemmMaxTokens = 64;
+// From here on the row-block GEMM (gemm_rows.cpp) beats the panel GEMM (kernels_bench --batch,
+// one thread, 2048 x 512: Q8_0 16 tokens 1.7x, 64 tokens 1.35x, 512 tokens 1.2x; F32 and
+// BF16 alike); below it a tile of 16 lanes is mostly padding, and float32 weights do better
+// with the dot products.
+constexpr int kRowsGemmMinTokens = 12;
+// Longer batches go through it in chunks of this many tokens, whose packed copy (1 MB at
+// 1024 columns) stays in L2 while every block of weight rows passes over it.
+constexpr int kRowsGemmChunkTokens = 256;
 // Rows per work unit of the row-major GEMM: whole register blocks on every target.
 constexpr int64_t kRowsGemmChunk = 96;
 // Outputs fused in one dispatch; more are processed in groups.
@@ -150,7 +157,10 @@ void matmul_gemm_rows(ThreadPool& pool, const float* x, int n_tokens, std::span<
   const int64_t cols = outputs[0].w.cols;
   const int width = detail::rows_gemm_tile_tokens(n_tokens);
   const int n_tiles = (n_tokens + width - 1) / width;
-  auto* xp = static_cast<float*>(pool.scratch(round64(static_cast<size_t>(n_tiles) * width * cols * sizeof(float))));
+  const size_t xp_bytes = round64(static_cast<size_t>(n_tiles) * width * cols * sizeof(float));
+  const size_t block_bytes = round64(detail::rows_gemm_block_floats(cols) * sizeof(float));
+  auto* scratch = static_cast<uint8_t*>(pool.scratch(xp_bytes + pool.size() * block_bytes));
+  auto* xp = reinterpret_cast<float*>(scratch);
   pool.run([&](int thread, int n_threads) {
     for (int tile = thread; tile < n_tiles; tile += n_threads) {
       detail::rows_gemm_pack_tokens(x, n_tokens, cols, tile, xp + static_cast<int64_t>(tile) * width * cols);
@@ -158,19 +168,20 @@ void matmul_gemm_rows(ThreadPool& pool, const float* x, int n_tokens, std::span<
   });
   const Units units = split_rows(outputs, kRowsGemmChunk);
   std::atomic<int64_t> next{0};
-  pool.run([&](int, int) {
+  pool.run([&](int thread, int) {
+    auto* block_tmp = reinterpret_cast<float*>(scratch + xp_bytes + thread * block_bytes);
     for (int64_t u = next.fetch_add(1, std::memory_order_relaxed); u < units.total();
          u = next.fetch_add(1, std::memory_order_relaxed)) {
       const size_t i = units.output_of(u);
       const MatrixView& w = outputs[i].w;
       const int64_t row0 = (u - units.first[i]) * kRowsGemmChunk;
       const int64_t n_rows = std::min(kRowsGemmChunk, w.rows - row0);
-      detail::rows_gemm(static_cast<const float*>(w.data) + row0 * cols, cols, n_rows, xp, n_tokens,
-                        outputs[i].y + row0, w.rows);
+      detail::rows_gemm(w, row0, n_rows, xp, n_tokens, outputs[i].y + row0, w.rows, block_tmp);
     }
   });
 }
 
+// Float32 weights take the dot products up to kRowsGemmMinTokens (no decoding to amortise).
 bool all_f32(std::span<const MatmulOutput> outputs) {
   return std::all_of(outputs.begin(), outputs.end(), [](const MatmulOutput& o) { return o.w.type == WeightType::F32; });
 }
@@ -191,9 +202,15 @@ void matmul_multi(ThreadPool& pool, const float* x, int n_tokens, std::span<cons
     return;
   }
   check_outputs(outputs);
-  if (n_tokens >= kGemmMinTokens && n_tokens <= kRowsGemmMaxTokens && all_f32(outputs)) {
-    matmul_gemm_rows(pool, x, n_tokens, outputs);
-  } else if (n_tokens >= kGemmMinTokens) {
+  const bool f32 = all_f32(outputs);
+  if (n_tokens >= kRowsGemmMinTokens) {
+    for (int t0 = 0; t0 < n_tokens; t0 += kRowsGemmChunkTokens) {
+      MatmulOutput chunk[kMaxOutputs];
+      for (size_t i = 0; i < outputs.size(); ++i) chunk[i] = {outputs[i].w, outputs[i].y + t0 * outputs[i].w.rows};
+      matmul_gemm_rows(pool, x + t0 * outputs[0].w.cols, std::min(kRowsGemmChunkTokens, n_tokens - t0),
+                       std::span<const MatmulOutput>(chunk, outputs.size()));
+    }
+  } else if (n_tokens >= kGemmMinTokens && !f32) {
     matmul_gemm(pool, x, n_tokens, outputs);
   } else {
     matmul_dots(pool, x, n_tokens, outputs);

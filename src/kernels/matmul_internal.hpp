@@ -87,6 +87,9 @@ GemmShape gemm_shape();
 void gemm_pack_tokens(const float* x, int64_t x_stride, int n_tokens, int64_t cols, int tile, float scale,
                       float* xp);
 
+// Row `row` of w decoded to cols floats (the values every float path multiplies by).
+void gemm_decode_row(const MatrixView& w, int64_t row, float* out);
+
 // Decodes rows [row0, row0 + NR) of w (rows past w.rows are zero) into panel (cols x NR
 // floats, k-major); rows_tmp is scratch of NR x cols floats.
 void gemm_pack_panel(const MatrixView& w, int64_t row0, float* panel, float* rows_tmp);
@@ -96,13 +99,15 @@ void gemm_pack_panel(const MatrixView& w, int64_t row0, float* panel, float* row
 void gemm_panel(const float* panel, const float* xp, int n_tokens, int64_t cols, int n_rows, float* y,
                 int64_t y_stride);
 
-// Small-batch GEMM on row-major float32 weights (gemm_rows.cpp): tokens packed k-major in
-// tiles of rows_gemm_tile_tokens(n_tokens) (zero past n_tokens); rows_gemm writes
-// y[t * y_stride + r] for rows [0, n_rows) of w (cols floats each) and all n_tokens tokens,
-// bit-identical to gemm_panel on the same weights.
+// GEMM on row blocks of the weights (gemm_rows.cpp): tokens packed k-major in tiles of
+// rows_gemm_tile_tokens(n_tokens) (zero past n_tokens); rows_gemm writes y[t * y_stride + r]
+// for rows [row0, row0 + n_rows) of w and all n_tokens tokens, bit-identical to gemm_panel on
+// the same weights; block_tmp is the calling thread's scratch of rows_gemm_block_floats(cols)
+// floats, 64-byte aligned.
 int rows_gemm_tile_tokens(int n_tokens);
+int64_t rows_gemm_block_floats(int64_t cols);
 void rows_gemm_pack_tokens(const float* x, int n_tokens, int64_t cols, int tile, float* xp);
-void rows_gemm(const float* w, int64_t cols, int64_t n_rows, const float* xp, int n_tokens, float* y,
-               int64_t y_stride);
+void rows_gemm(const MatrixView& w, int64_t row0, int64_t n_rows, const float* xp, int n_tokens, float* y,
+               int64_t y_stride, float* block_tmp);
 
 }  // namespace smol::detail

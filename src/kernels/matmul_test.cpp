@@ -143,8 +143,8 @@ TEST(Matmul, ThreadCountsAgree) {
   }
 }
 
-// The panel GEMM on the same weights and tokens, single-threaded: the reference the row-major
-// small-batch path must equal bit for bit.
+// The panel GEMM on the same weights and tokens, single-threaded: the reference the row-block
+// path must equal bit for bit.
 std::vector<float> panel_gemm(const StoredMatrix& m, const std::vector<float>& x, int n_tokens) {
   const detail::GemmShape shape = detail::gemm_shape();
   const int n_tiles = (n_tokens + shape.tile_tokens - 1) / shape.tile_tokens;
@@ -165,16 +165,20 @@ std::vector<float> panel_gemm(const StoredMatrix& m, const std::vector<float>& x
   return y;
 }
 
-TEST(Matmul, SmallBatchFloat32EqualsPanelGemmBitForBit) {
-  // Batched and beam decoder steps take the row-major path; prefill takes the panel path.
-  // A token's logits must not depend on which one its batch size picked.
+TEST(Matmul, RowBlockGemmEqualsPanelGemmBitForBit) {
+  // Batches of 12 tokens and more take the row-block path, 8-11 quantized ones the panel
+  // path: a token's outputs must not depend on which one its batch size picked.
   ThreadPool pool(2);
+  const std::pair<WeightType, int64_t> cases[] = {{WeightType::F32, 512}, {WeightType::F32, 19},
+                                                  {WeightType::BF16, 512}, {WeightType::F16, 100},
+                                                  {WeightType::Q8_0, 544}, {WeightType::Q4_K, 512}};
   testing::for_each_simd_target([&](const char* target) {
     SCOPED_TRACE(target);
-    for (int64_t cols : {512, 19}) {
-      const StoredMatrix m = testing::make_matrix(WeightType::F32, 103, cols, 50);
-      for (int n_tokens : {8, 15, 16, 17, 33, 64}) {
-        SCOPED_TRACE(::testing::Message() << cols << " cols, " << n_tokens << " tokens");
+    for (const auto& [type, cols] : cases) {
+      const StoredMatrix m = testing::make_matrix(type, 103, cols, 50);
+      for (int n_tokens : {12, 15, 16, 17, 33, 48, 64, 65, 300}) {
+        SCOPED_TRACE(::testing::Message() << weight_type_name(type) << " " << cols << " cols, " << n_tokens
+                                          << " tokens");
         const std::vector<float> x = testing::gaussian(n_tokens * cols, 51 + n_tokens);
         std::vector<float> y(static_cast<size_t>(n_tokens) * m.rows, NAN);
         matmul(pool, x.data(), n_tokens, m.view(), y.data());
