@@ -130,7 +130,14 @@ struct AttentionArgs {
   int n_kv_heads = 0;
   int head_dim = 0;
   float scale = 1.0f;
+  // Used by shared_keys_attention only: every query sees keys 0 .. n_keys - 1.
+  int n_keys = 0;
 };
 void causal_attention(ThreadPool& pool, const AttentionArgs& args);
+
+// The same kernels for n_tokens queries that all see the same keys 0 .. args.n_keys - 1, with
+// no mask (start_pos unused): bidirectional self-attention over a source, cross-attention of
+// a source's decoder rows (beams) over its encoder output.
+void shared_keys_attention(ThreadPool& pool, const AttentionArgs& args);
 
 }  // namespace smol

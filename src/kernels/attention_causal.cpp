@@ -1,4 +1,5 @@
-// Causal GQA attention over a whole layer. Few tokens: one attention_head per (token, head).
+// Causal GQA attention over a whole layer, and attention of many queries over one shared set
+// of keys (no mask). Few tokens: one attention_head per (token, head).
 // Many tokens (prefill): attention is two small matrix products per (head, tile of
 // queries), S = Q K^T and O = softmax(S) V, so both go through the prefill GEMM tile:
 //   1. each kv head's keys are packed once, transposed into k-major panels of NR keys
@@ -29,8 +30,16 @@ constexpr int kTiledMinTokens = 4;
 
 size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
+// The keys query t of the call may see: a causal prefix, or every shared key.
+struct Visibility {
+  bool causal;
+  int start_pos, shared_keys;
+  int keys_for(int t) const { return causal ? start_pos + t + 1 : shared_keys; }
+  int max_keys(int n_tokens) const { return causal ? start_pos + n_tokens : shared_keys; }
+};
+
 void validate(const AttentionArgs& a) {
-  if (a.n_tokens < 0 || a.start_pos < 0 || a.head_dim <= 0 || a.n_kv_heads <= 0 || a.n_heads % a.n_kv_heads != 0) {
+  if (a.n_tokens < 0 || a.start_pos < 0 || a.n_keys < 0 || a.head_dim <= 0 || a.n_kv_heads <= 0 || a.n_heads % a.n_kv_heads != 0) {
     throw Error(fmt::format("causal_attention: bad shape ({} tokens at {}, {} heads, {} kv heads, head_dim {})",
                             a.n_tokens, a.start_pos, a.n_heads, a.n_kv_heads, a.head_dim));
   }
@@ -51,8 +60,8 @@ void validate(const AttentionArgs& a) {
 KvView keys_view(const AttentionArgs& a) { return {a.kv_type, a.keys, a.kv_stride}; }
 KvView values_view(const AttentionArgs& a) { return {a.kv_type, a.values, a.kv_stride}; }
 
-void attention_per_head(ThreadPool& pool, const AttentionArgs& a) {
-  const int n_keys_max = a.start_pos + a.n_tokens;
+void attention_per_head(ThreadPool& pool, const AttentionArgs& a, const Visibility& vis) {
+  const int n_keys_max = vis.max_keys(a.n_tokens);
   const size_t row = static_cast<size_t>(a.n_heads) * a.head_dim;
   const size_t scores_bytes = round64(n_keys_max * sizeof(float));
   auto* scratch = static_cast<uint8_t*>(pool.scratch(scores_bytes * pool.size()));
@@ -64,16 +73,17 @@ void attention_per_head(ThreadPool& pool, const AttentionArgs& a) {
     for (int item = thread; item < items; item += n_threads) {
       const int t = item / a.n_heads, h = item % a.n_heads;
       const size_t kv_offset = static_cast<size_t>(h / group) * a.head_dim;
-      attention_head(a.q + t * row + h * a.head_dim, keys, values, kv_offset, a.start_pos + t + 1, a.head_dim,
-                     a.scale, scores, a.out + t * row + h * a.head_dim);
+      attention_head(a.q + t * row + h * a.head_dim, keys, values, kv_offset, vis.keys_for(t), a.head_dim, a.scale,
+                     scores, a.out + t * row + h * a.head_dim);
     }
   });
 }
 
-void attention_tiled(ThreadPool& pool, const AttentionArgs& a, const detail::GemmShape& shape) {
+void attention_tiled(ThreadPool& pool, const AttentionArgs& a, const Visibility& vis,
+                     const detail::GemmShape& shape) {
   const int nr = shape.panel_rows, mr = shape.tile_tokens;
   const int hd = a.head_dim;
-  const int n_keys_max = a.start_pos + a.n_tokens;
+  const int n_keys_max = vis.max_keys(a.n_tokens);
   const int key_panels = (n_keys_max + nr - 1) / nr;
   const int keys_padded = key_panels * nr;
   const int dim_panels = hd / nr;
@@ -139,14 +149,14 @@ void attention_tiled(ThreadPool& pool, const AttentionArgs& a, const detail::Gem
     for (int item = next.fetch_add(1); item < tiles * a.n_heads; item = next.fetch_add(1)) {
       const int tile = tiles - 1 - item / a.n_heads, h = item % a.n_heads, g = h / group;
       const int t0 = tile * mr, m = std::min(mr, a.n_tokens - t0);
-      const int n_keys = a.start_pos + t0 + m;
+      const int n_keys = vis.keys_for(t0 + m - 1);
       detail::gemm_pack_tokens(a.q + t0 * row + h * hd, static_cast<int64_t>(row), m, hd, 0, a.scale, qtile);
       for (int p = 0; p * nr < n_keys; ++p) {
         const float* kpanel = kp + (static_cast<size_t>(g) * key_panels + p) * k_panel;
         detail::gemm_panel(kpanel, qtile, m, hd, std::min(nr, n_keys - p * nr), s + p * nr, n_keys);
       }
       for (int i = 0; i < m; ++i) {
-        const int visible = a.start_pos + t0 + i + 1;
+        const int visible = vis.keys_for(t0 + i);
         softmax(s + i * n_keys, visible);
         std::fill(s + i * n_keys + visible, s + (i + 1) * n_keys, 0.0f);
       }
@@ -159,17 +169,26 @@ void attention_tiled(ThreadPool& pool, const AttentionArgs& a, const detail::Gem
   });
 }
 
-}  // namespace
-
-void causal_attention(ThreadPool& pool, const AttentionArgs& a) {
+void run_attention(ThreadPool& pool, const AttentionArgs& a, const Visibility& vis) {
   validate(a);
   if (a.n_tokens == 0 || a.n_heads == 0) return;
   const detail::GemmShape shape = detail::gemm_shape();
   if (a.n_tokens >= kTiledMinTokens && a.head_dim % shape.panel_rows == 0) {
-    attention_tiled(pool, a, shape);
+    attention_tiled(pool, a, vis, shape);
   } else {
-    attention_per_head(pool, a);
+    attention_per_head(pool, a, vis);
   }
+}
+
+}  // namespace
+
+void causal_attention(ThreadPool& pool, const AttentionArgs& a) {
+  run_attention(pool, a, Visibility{true, a.start_pos, 0});
+}
+
+void shared_keys_attention(ThreadPool& pool, const AttentionArgs& a) {
+  if (a.n_keys <= 0) throw Error("shared_keys_attention: n_keys must be positive");
+  run_attention(pool, a, Visibility{false, 0, a.n_keys});
 }
 
 }  // namespace smol

@@ -58,15 +58,56 @@ void sinusoidal_row(int pos, int dim, float* out) {
   }
 }
 
+namespace {
+
+bool same_keys(const KeyRange& a, const KeyRange& b) {
+  return a.n_keys == b.n_keys && a.keys.data == b.keys.data && a.values.data == b.values.data &&
+         a.keys.type == b.keys.type && a.keys.stride == b.keys.stride && a.values.type == b.values.type &&
+         a.values.stride == b.values.stride;
+}
+
+// Runs of at least this many consecutive rows over the same keys (a source's encoder rows,
+// a source's beams in cross-attention) go through the tiled kernel: two small matrix
+// products instead of a dot product and a horizontal sum per (row, head, key).
+constexpr size_t kSharedRunMin = 4;
+
+}  // namespace
+
 void attend(ThreadPool& pool, const float* q, std::span<const KeyRange> ranges, int n_heads, int n_kv_heads,
             int head_dim, float scale, float* scores, size_t scores_per_thread, float* out) {
   const int group = n_heads / n_kv_heads;
   const size_t q_dim = static_cast<size_t>(n_heads) * head_dim;
-  const size_t items = ranges.size() * n_heads;
+  std::vector<size_t> loose;
+  for (size_t t0 = 0; t0 < ranges.size();) {
+    size_t t1 = t0 + 1;
+    while (t1 < ranges.size() && same_keys(ranges[t1], ranges[t0])) ++t1;
+    if (t1 - t0 >= kSharedRunMin && ranges[t0].keys.type == ranges[t0].values.type &&
+        ranges[t0].keys.stride == ranges[t0].values.stride) {
+      AttentionArgs a;
+      a.q = q + t0 * q_dim;
+      a.keys = ranges[t0].keys.data;
+      a.values = ranges[t0].values.data;
+      a.kv_type = ranges[t0].keys.type;
+      a.kv_stride = ranges[t0].keys.stride;
+      a.out = out + t0 * q_dim;
+      a.n_tokens = static_cast<int>(t1 - t0);
+      a.n_heads = n_heads;
+      a.n_kv_heads = n_kv_heads;
+      a.head_dim = head_dim;
+      a.scale = scale;
+      a.n_keys = ranges[t0].n_keys;
+      shared_keys_attention(pool, a);
+    } else {
+      for (size_t t = t0; t < t1; ++t) loose.push_back(t);
+    }
+    t0 = t1;
+  }
+  if (loose.empty()) return;
+  const size_t items = loose.size() * n_heads;
   pool.run([&](int thread, int n_threads) {
     float* s = scores + static_cast<size_t>(thread) * scores_per_thread;
     for (size_t item = thread; item < items; item += n_threads) {
-      const size_t t = item / n_heads;
+      const size_t t = loose[item / n_heads];
       const int h = static_cast<int>(item % n_heads);
       const KeyRange& r = ranges[t];
       const size_t kv_offset = static_cast<size_t>(h / group) * head_dim;

@@ -50,8 +50,10 @@ void rope_row(float theta, int head_dim, int pos, float* cos_out, float* sin_out
 void sinusoidal_row(int pos, int dim, float* out);
 
 // out[t][h] = softmax(scale * q[t][h] . K_t^T) V_t over the row's own key range, with kv head
-// h / (n_heads / n_kv_heads). Every (row, head) pair is one work item on the pool. `scores`
-// holds scores_per_thread floats per pool thread (at least the longest range).
+// h / (n_heads / n_kv_heads). Runs of 4 or more consecutive rows over the same keys go
+// through shared_keys_attention (tiled matrix products); every other (row, head) pair is one
+// work item on the pool. `scores` holds scores_per_thread floats per pool thread (at least
+// the longest range).
 void attend(ThreadPool& pool, const float* q, std::span<const KeyRange> ranges, int n_heads, int n_kv_heads,
             int head_dim, float scale, float* scores, size_t scores_per_thread, float* out);
 
