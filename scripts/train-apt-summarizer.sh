@@ -11,9 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/apt-seq2seq-lib.sh
 WORK=${WORK:-build/apt-summarizer}
-STEPS=${STEPS:-1200}
+STEPS=${STEPS:-11000}
 BATCH=${BATCH:-16}
-SOURCE_LEN=256
+SOURCE_LEN=${SOURCE_LEN:-128}
 OUT=models/smol-apt-summarizer
 mkdir -p "$WORK"
 
@@ -31,10 +31,10 @@ VAL=$(pairs_with_validation "$SPLIT" "$WORK/pairs.jsonl")
 # learning rate and its warmup are the translator's (scripts/train-apt-translator.sh says why).
 [ -n "${RESUME:-}" ] || rm -rf "$WORK/run"
 "$SMOL" train -m "$WORK/init" --data "$WORK/pairs.jsonl" --out "$WORK/run" -t "$THREADS" \
-  --steps "$STEPS" --batch "$BATCH" --lr 6e-4 --schedule wsd --warmup 300 --min-lr 1e-5 \
+  --steps "$STEPS" --batch "$BATCH" --lr 6e-4 --schedule wsd --warmup 500 --min-lr 1e-5 \
   --decay-fraction 0.3 --beta2 0.98 --weight-decay 0.01 --grad-clip 1.0 --precision bf16 \
   --label-smoothing 0.1 --dropout 0.1 --max-source-len "$SOURCE_LEN" --max-target-len 64 \
-  --val-fraction "$VAL" --eval-every 400 --eval-batches 64 --save-every 400 --save-dtype bf16 \
+  --val-fraction "$VAL" --eval-every 1000 --eval-batches 64 --save-every 1000 --save-dtype bf16 \
   --seed 1 --log-every 10 ${RESUME:+--resume "$RESUME"}
 
 ship "$WORK/run" "$OUT"

@@ -1,5 +1,5 @@
-// causal_attention (both the per-head and the tiled path) against a float64 reference, over
-// float32 caches and over F16/BF16/Q8_0 caches.
+// causal_attention and shared_keys_attention (both the per-head and the tiled path) against a
+// float64 reference, over float32 caches and over F16/BF16/Q8_0 caches.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,16 +26,17 @@ void PrintTo(const Shape& s, std::ostream* os) {
       << s.head_dim;
 }
 
-// out[t][h] of causal GQA attention in float64, from the float32 keys/values given.
+// out[t][h] of causal GQA attention in float64, from the float32 keys/values given; with
+// shared_keys > 0 every query sees keys 0 .. shared_keys - 1 instead.
 std::vector<double> reference(const Shape& sh, const std::vector<float>& q, const std::vector<float>& k,
-                              const std::vector<float>& v, size_t kv_stride) {
+                              const std::vector<float>& v, size_t kv_stride, int shared_keys = 0) {
   const size_t row = static_cast<size_t>(sh.n_heads) * sh.head_dim;
   const double scale = 1.0f / std::sqrt(static_cast<float>(sh.head_dim));
   const int group = sh.n_heads / sh.n_kv_heads;
   std::vector<double> ref(sh.n_tokens * row);
   for (int t = 0; t < sh.n_tokens; ++t) {
     for (int h = 0; h < sh.n_heads; ++h) {
-      const int visible = sh.start_pos + t + 1;
+      const int visible = shared_keys > 0 ? shared_keys : sh.start_pos + t + 1;
       const size_t kv = static_cast<size_t>(h / group) * sh.head_dim;
       std::vector<double> p(visible);
       double m = -1e300, sum = 0;
@@ -93,6 +94,43 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CausalAttention,
                          ::testing::Values(Shape{1, 0, 9, 3, 64}, Shape{1, 37, 9, 3, 64}, Shape{3, 5, 9, 3, 64},
                                            Shape{4, 0, 9, 3, 64}, Shape{17, 0, 9, 3, 64}, Shape{17, 20, 9, 3, 64},
                                            Shape{40, 3, 4, 2, 64}, Shape{13, 2, 4, 4, 8}, Shape{30, 100, 2, 1, 128}));
+
+TEST(SharedKeysAttention, MatchesFloat64Reference) {
+  // Encoder rows of one source and a source's beams in cross-attention: no mask, and fewer or
+  // more keys than queries. start_pos = the key count only labels the shape.
+  for (const auto& [sh, n_keys] : {std::pair<Shape, int>{{1, 0, 16, 16, 64}, 37}, {{4, 0, 16, 16, 64}, 1},
+                                   {{4, 0, 16, 16, 64}, 256}, {{13, 0, 9, 3, 64}, 37}, {{30, 0, 4, 2, 64}, 100},
+                                   {{5, 0, 4, 4, 8}, 19}}) {
+    SCOPED_TRACE(::testing::Message() << sh.n_tokens << " queries over " << n_keys << " keys");
+    const size_t row = static_cast<size_t>(sh.n_heads) * sh.head_dim;
+    const size_t kv_stride = static_cast<size_t>(sh.n_kv_heads) * sh.head_dim + 3;
+    const std::vector<float> q = testing::gaussian(sh.n_tokens * row, 4);
+    const std::vector<float> k = testing::gaussian(n_keys * kv_stride, 5), v = testing::gaussian(n_keys * kv_stride, 6);
+    const std::vector<double> ref = reference(sh, q, k, v, kv_stride, n_keys);
+    for (int threads : {1, 2}) {
+      ThreadPool pool(threads);
+      std::vector<float> out(sh.n_tokens * row, NAN);
+      AttentionArgs a;
+      a.q = q.data();
+      a.keys = k.data();
+      a.values = v.data();
+      a.kv_stride = kv_stride;
+      a.out = out.data();
+      a.n_tokens = sh.n_tokens;
+      a.n_heads = sh.n_heads;
+      a.n_kv_heads = sh.n_kv_heads;
+      a.head_dim = sh.head_dim;
+      a.scale = 1.0f / std::sqrt(static_cast<float>(sh.head_dim));
+      a.n_keys = n_keys;
+      shared_keys_attention(pool, a);
+      for (size_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out[i], ref[i], 2e-5) << "threads=" << threads << " i=" << i;
+    }
+  }
+  ThreadPool pool(1);
+  AttentionArgs a;
+  a.n_tokens = 1, a.n_heads = 1, a.n_kv_heads = 1, a.head_dim = 8, a.kv_stride = 8;
+  EXPECT_THROW(shared_keys_attention(pool, a), Error);  // no keys
+}
 
 TEST(CausalAttentionErrors, RejectsBadShapes) {
   ThreadPool pool(1);
