@@ -61,7 +61,19 @@ void top_indices(std::span<const float> values, size_t k, std::vector<size_t>& o
   k = std::min(k, values.size());
   if (k == 0) return;
   auto before = [&](size_t a, size_t b) { return ranks_before(values[a], a, values[b], b); };
+  constexpr size_t kChunk = 16;
   for (size_t i = 0; i < values.size(); ++i) {
+    // Once k are held, whole chunks that cannot enter (nothing above the k-th value, no NaN:
+    // a later index never wins a tie) are skipped with one vectorisable test.
+    if (out.size() == k && i % kChunk == 0 && i + kChunk <= values.size() && !std::isnan(values[out.back()])) {
+      const float threshold = values[out.back()];
+      bool any = false;
+      for (size_t j = i; j < i + kChunk; ++j) any |= (values[j] > threshold) | (values[j] != values[j]);
+      if (!any) {
+        i += kChunk - 1;
+        continue;
+      }
+    }
     if (out.size() == k) {
       if (!before(i, out.back())) continue;
       out.back() = i;
