@@ -20,11 +20,12 @@ namespace smol {
 
 bool gemm_bf16_supported() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
 }
 
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512bf16")
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512bf16")
 
 namespace {
 
@@ -37,6 +38,76 @@ constexpr int64_t kMChunk = 2048;
 
 inline uint32_t bf16_bits(float x) { return f32_to_bf16(x); }
 
+// dst[i * stride + j] = src[j * 8 + i] for an 8 x 8 block of 32-bit pairs.
+inline void transpose_store_8x8(const __m256i (&rows)[8], uint32_t* dst, int64_t stride) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_castsi256_ps(rows[i]);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(reinterpret_cast<float*>(dst + i * stride), _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(reinterpret_cast<float*>(dst + (i + 4) * stride), _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+
+// Whole groups of W rows with an even kc, converted 16 floats at a time (vcvtneps2bf16 rounds
+// to nearest even like f32_to_bf16; it flushes float32 denormals to zero, which vdpbf16ps
+// does to bf16 denormals anyway, so the products are the same). Packing with scalar
+// conversions was a third of the bf16 GEMM's time.
+template <int W>
+inline bool pack_pairs_vector(const float* x, int64_t stride_r, int64_t stride_k, int64_t r0, int64_t k0,
+                              int64_t kc, uint32_t* out) {
+  const int64_t kp_count = kc / 2;
+  if (stride_k == 1) {  // rows contiguous in k: 8 rows x 8 pairs, converted, then transposed
+    int64_t kp = 0;
+    for (; kp + 8 <= kp_count; kp += 8) {
+      for (int g = 0; g < W; g += 8) {
+        __m256i rows[8];
+        for (int r = 0; r < 8; ++r) {
+          const float* src = x + (r0 + g + r) * stride_r + k0 + 2 * kp;
+          rows[r] = (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src));
+        }
+        transpose_store_8x8(rows, out + kp * W + g, W);
+      }
+    }
+    for (; kp < kp_count; ++kp) {
+      for (int r = 0; r < W; ++r) {
+        const float* src = x + (r0 + r) * stride_r + k0 + 2 * kp;
+        out[kp * W + r] = bf16_bits(src[0]) | (bf16_bits(src[1]) << 16);
+      }
+    }
+    return true;
+  }
+  if (stride_r != 1) return false;
+  // Rows contiguous across r: the even-k and odd-k rows of W values, interleaved by word.
+  for (int64_t kp = 0; kp < kp_count; ++kp) {
+    const float* even = x + (k0 + 2 * kp) * stride_k + r0;
+    const float* odd = even + stride_k;
+    if constexpr (W % 16 == 0) {
+      const __m512i order = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
+                                             6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+      for (int c = 0; c < W; c += 16) {
+        const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(odd + c), _mm512_loadu_ps(even + c));
+        _mm512_storeu_si512(out + kp * W + c, _mm512_permutexvar_epi16(order, both));
+      }
+    } else {
+      static_assert(W == 8);
+      const __m256i order = _mm256_set_epi16(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
+      const __m256i both = (__m256i)_mm256_cvtne2ps_pbh(_mm256_loadu_ps(odd), _mm256_loadu_ps(even));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + kp * W), _mm256_permutexvar_epi16(order, both));
+    }
+  }
+  return true;
+}
+
 // dst[s][kp][r] = bf16 pair (X(r, 2kp), X(r, 2kp+1)) of rows r0 + s*W + r, zero-padded; the
 // element with the even k sits in the low half, as vdpbf16ps pairs them.
 template <int W>
@@ -46,6 +117,7 @@ inline void pack_pairs(const float* x, int64_t stride_r, int64_t stride_k, int64
   for (int64_t s = 0; s < rows; s += W) {
     const int64_t valid = std::min<int64_t>(W, rows - s);
     uint32_t* out = dst + s * kp_count;
+    if (valid == W && !(kc & 1) && pack_pairs_vector<W>(x, stride_r, stride_k, r0 + s, k0, kc, out)) continue;
     if (valid < W || (kc & 1) || stride_k != 1) std::memset(out, 0, sizeof(uint32_t) * kp_count * W);
     if (stride_k == 1) {  // rows contiguous in k: walk each row
       for (int64_t r = 0; r < valid; ++r) {

@@ -66,7 +66,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{1, 1, 1, false, false, false}, Case{7, 33, 5, false, true, false},
                       Case{17, 65, 300, false, true, false}, Case{100, 40, 513, false, false, true},
                       Case{64, 576, 37, true, false, true}, Case{9, 1030, 70, false, true, false},
-                      Case{200, 3, 600, true, true, true}, Case{33, 17, 0, false, false, false}),
+                      Case{200, 3, 600, true, true, true}, Case{48, 64, 128, true, false, false},
+                      Case{33, 17, 0, false, false, false}),
     [](const ::testing::TestParamInfo<Case>& info) { return case_name(info.param); });
 
 // bf16 (the vdpbf16ps kernel where the CPU has it, else rounding while packing) against the
