@@ -21,11 +21,12 @@ apt_corpus() {
   /usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c.pop("inputs"); print("apt-corpus:", json.dumps(c))' "$CORPUS/counts.json"
 }
 
-# marian_shape DIR TRAIN_JSONL SOURCE_LANG TARGET_LANG MAX_LENGTH: tokenizer files, config.json and
+# marian_shape DIR TRAIN_JSONL SOURCE_LANG TARGET_LANG MAX_LENGTH [NO_REPEAT_NGRAM_SIZE]: tokenizer
+# files, config.json and
 # generation_config.json of a Marian model (d_model 256, 3+3 layers, 4 heads, FFN 1024, SiLU,
 # one shared embedding tied to the output layer, sinusoidal positions up to 512).
 marian_shape() {
-  local dir=$1 train=$2 src=$3 tgt=$4 max_length=$5
+  local dir=$1 train=$2 src=$3 tgt=$4 max_length=$5 no_repeat=${6:-0}
   mkdir -p "$dir"
   local info pad vocab
   info=$(/usr/bin/python3 scripts/marian-spm.py "$train" "$dir" --vocab-size 8000 --source-lang "$src" --target-lang "$tgt")
@@ -73,6 +74,7 @@ EOF
   "eos_token_id": 0,
   "forced_eos_token_id": 0,
   "max_length": $max_length,
+  "no_repeat_ngram_size": $no_repeat,
   "num_beams": 4,
   "pad_token_id": $pad,
   "transformers_version": "4.38.2"
