@@ -201,6 +201,8 @@ int64_t download_to(const std::string& url, const std::string& token, const fs::
     long status = sink.status;
     if (status == 0) curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
 
+    // A redirect loop stays one on the next try (its last answer is a 3xx, not an HTTP error).
+    if (rc == CURLE_TOO_MANY_REDIRECTS) throw Error(transfer_error(url, rc, limits, false));
     if (status == 416 && offset > 0) {  // nothing left past our bytes, or they are not this file
       fs::remove(partial, ec);
       continue;
@@ -212,8 +214,6 @@ int64_t download_to(const std::string& url, const std::string& token, const fs::
     }
     if (!closed) throw Error(partial.string() + ": write error (disk full?)");
     if (rc == CURLE_OK) return received;
-    // A redirect loop stays one on the next try.
-    if (rc == CURLE_TOO_MANY_REDIRECTS) throw Error(transfer_error(url, rc, limits, false));
     // A dropped connection keeps what arrived; the next try asks for the rest.
     if (attempt == tries) throw Error(fmt::format("{} (after {} tries)", transfer_error(url, rc, limits, false), tries));
     if (note) note(fmt::format("transfer interrupted ({}), retrying", curl_easy_strerror(rc)));
