@@ -14,15 +14,30 @@
 
 namespace smol {
 
+// What a Hub answer may cost before smol pull gives up on it: the endpoint may be any mirror,
+// so an endless body, a redirect loop or a trickle of bytes must end in an error, not a hang
+// or a full disk. Tests shorten them.
+struct HubTransferLimits {
+  int64_t max_file_bytes = int64_t{1} << 40;  // 1 TiB; the Hub itself caps a file at 50 GB
+  int64_t max_answer_bytes = 64 << 20;        // an API answer (JSON file list)
+  long max_redirects = 10;
+  long answer_seconds = 120;  // whole API request
+  // A transfer slower than this many bytes/s for this many seconds is dropped (and resumed).
+  long low_speed_bytes_per_s = 1024;
+  long low_speed_seconds = 60;
+  int tries = 4;  // per file, resuming after a dropped or stalled connection
+};
+
 struct HubConfig {
   std::string endpoint = "https://huggingface.co";  // HF_ENDPOINT
   std::string token;                                // HF_TOKEN, else the file $HF_HOME/token
   std::filesystem::path cache_dir;                  // HF_HUB_CACHE, else $HF_HOME/hub
   bool offline = false;                             // HF_HUB_OFFLINE=1: never touch the network
+  HubTransferLimits limits;
   static HubConfig from_environment();
 };
 
-// "OWNER/NAME" with the Hub's characters (letters, digits, '-', '_', '.').
+// "OWNER/NAME" with the Hub's characters (letters, digits, '-', '_', '.'; no ".." or "--").
 bool is_hub_repo_id(std::string_view text);
 
 // The folder holding a repo's cache: <cache_dir>/models--OWNER--NAME.

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hub/hub_names.hpp"
 #include "smol/error.hpp"
 
 namespace smol {
@@ -37,11 +38,6 @@ HubConfig HubConfig::from_environment() {
   return hub;
 }
 
-bool is_hub_repo_id(std::string_view text) {
-  static const std::regex pattern("[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*");
-  return std::regex_match(text.begin(), text.end(), pattern) && text.find("..") == std::string_view::npos;
-}
-
 fs::path hub_repo_dir(const HubConfig& hub, const std::string& repo) {
   if (!is_hub_repo_id(repo)) throw Error(repo + ": not a Hub repo id (expected OWNER/NAME)");
   std::string name = "models--" + repo;
@@ -51,6 +47,7 @@ fs::path hub_repo_dir(const HubConfig& hub, const std::string& repo) {
 
 std::optional<fs::path> find_cached_model(const HubConfig& hub, const std::string& repo, const std::string& revision) {
   const fs::path repo_dir = hub_repo_dir(hub, repo);
+  hub::check_revision(revision, "the revision asked for");
   const auto commit = hub::cached_commit(repo_dir, revision);
   if (!commit) return std::nullopt;
   const fs::path dir = repo_dir / "snapshots" / *commit;
@@ -75,7 +72,9 @@ std::optional<std::string> cached_commit(const fs::path& repo_dir, const std::st
 
 void write_ref(const fs::path& repo_dir, const std::string& revision, const std::string& commit) {
   if (revision == commit) return;  // a commit needs no ref
-  const fs::path ref = repo_dir / "refs" / revision;
+  check_revision(revision, "the revision asked for");
+  check_commit(commit, "the commit to record");
+  const fs::path ref = inside_cache(repo_dir, repo_dir / "refs" / revision);
   fs::create_directories(ref.parent_path());
   const fs::path tmp = ref.string() + ".tmp";
   {
@@ -88,9 +87,18 @@ void write_ref(const fs::path& repo_dir, const std::string& revision, const std:
 
 void link_snapshot_file(const fs::path& repo_dir, const std::string& commit, const std::string& file,
                         const std::string& blob) {
-  const fs::path link = repo_dir / "snapshots" / commit / file;
+  check_commit(commit, "the snapshot's commit");
+  check_repo_file_name(file, "the snapshot's file");
+  if (blob.size() == 64) {
+    check_lfs_sha256(blob, "the blob of " + file);
+  } else {
+    check_git_blob_id(blob, "the blob of " + file);
+  }
+  fs::path link = inside_cache(repo_dir, repo_dir / "snapshots" / commit / file);
   fs::create_directories(link.parent_path());
-  const fs::path target = fs::relative(repo_dir / "blobs" / blob, link.parent_path());
+  link = inside_cache(repo_dir, link);  // again: a folder on the way may have been a link
+  const fs::path blob_path = inside_cache(repo_dir, repo_dir / "blobs" / blob);
+  const fs::path target = fs::relative(blob_path, link.parent_path());
   std::error_code ec;
   fs::remove(link, ec);
   fs::create_symlink(target, link, ec);
@@ -107,6 +115,7 @@ bool shards_present(const fs::path& dir, const std::string& index_name) {
     std::set<std::string> shards;
     for (const auto& [tensor, shard] : index.at("weight_map").items()) shards.insert(shard.get<std::string>());
     for (const std::string& shard : shards) {
+      if (!is_repo_file_name(shard)) return false;  // the loader must not follow it out of the folder
       if (!fs::is_regular_file(dir / shard)) return false;
     }
     return !shards.empty();

@@ -27,17 +27,21 @@ struct SlistDeleter {
 using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
 using Headers = std::unique_ptr<curl_slist, SlistDeleter>;
 
-CurlHandle new_handle(const std::string& url, const std::string& token, Headers& headers) {
+CurlHandle new_handle(const std::string& url, const std::string& token, const HubTransferLimits& limits,
+                      Headers& headers) {
   CurlHandle curl(curl_easy_init());
   if (!curl) throw Error("cannot start libcurl");
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(curl.get(), CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt(curl.get(), CURLOPT_MAXREDIRS, limits.max_redirects);
+  // A redirect may lead to another host (the CDN), never to file:// or another protocol.
+  curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl.get(), CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl.get(), CURLOPT_USERAGENT, "smol/0.1");
   curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, 30L);
-  // A stalled transfer (under 1 byte/s for 60 s) is dropped and resumed, not waited on forever.
-  curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_TIME, 60L);
+  // A stalled or dripping transfer is dropped (and resumed), not waited on forever.
+  curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_LIMIT, limits.low_speed_bytes_per_s);
+  curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_TIME, limits.low_speed_seconds);
   curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
   // Only to the Hub's host: libcurl drops custom Authorization headers on redirects to
   // other hosts (the CDN's signed URLs need none).
@@ -52,6 +56,19 @@ std::string http_error(const std::string& url, long status) {
     case 403: return fmt::format("{}: HTTP {} (a gated or private repo: set HF_TOKEN)", url, status);
     case 404: return fmt::format("{}: HTTP 404 (no such repo, revision or file)", url);
     default: return fmt::format("{}: HTTP {}", url, status);
+  }
+}
+
+// libcurl's failures in words a user can act on; the limits name the numbers involved.
+std::string transfer_error(const std::string& url, CURLcode rc, const HubTransferLimits& limits, bool whole_timeout) {
+  switch (rc) {
+    case CURLE_TOO_MANY_REDIRECTS:
+      return fmt::format("{}: more than {} redirects (a redirect loop?)", url, limits.max_redirects);
+    case CURLE_OPERATION_TIMEDOUT:
+      return fmt::format("{}: timed out (under {} bytes/s for {} s{})", url, limits.low_speed_bytes_per_s,
+                         limits.low_speed_seconds,
+                         whole_timeout ? fmt::format(", or over {} s in all", limits.answer_seconds) : "");
+    default: return fmt::format("{}: {}", url, curl_easy_strerror(rc));
   }
 }
 
@@ -121,24 +138,41 @@ std::string digest_file(const fs::path& path, const EVP_MD* md, Update&& prefix)
 
 }  // namespace
 
-HttpAnswer http_get(const std::string& url, const std::string& token) {
+HttpAnswer http_get(const std::string& url, const std::string& token, const HubTransferLimits& limits) {
   Headers headers;
-  CurlHandle curl = new_handle(url, token, headers);
-  HttpAnswer answer;
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
-    static_cast<std::string*>(u)->append(d, s * n);
+  CurlHandle curl = new_handle(url, token, limits, headers);
+  struct Sink {
+    std::string body;
+    int64_t limit = 0;
+    bool too_large = false;
+  } sink;
+  sink.limit = limits.max_answer_bytes;
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) -> size_t {
+    auto& sink = *static_cast<Sink*>(u);
+    if (static_cast<int64_t>(sink.body.size() + s * n) > sink.limit) {
+      sink.too_large = true;
+      return 0;
+    }
+    sink.body.append(d, s * n);
     return s * n;
   });
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &answer.body);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, limits.answer_seconds);
   const CURLcode rc = curl_easy_perform(curl.get());
-  if (rc != CURLE_OK) throw Error(fmt::format("{}: {}", url, curl_easy_strerror(rc)));
+  if (sink.too_large) {
+    throw Error(fmt::format("{}: the answer is larger than {} bytes; not a Hub file list", url, limits.max_answer_bytes));
+  }
+  if (rc != CURLE_OK) throw Error(transfer_error(url, rc, limits, true));
+  HttpAnswer answer;
+  answer.body = std::move(sink.body);
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &answer.status);
   return answer;
 }
 
 int64_t download_to(const std::string& url, const std::string& token, const fs::path& partial, int64_t expected_size,
-                    const ProgressFn& progress, const std::function<void(const std::string&)>& note) {
-  constexpr int kTries = 4;
+                    const HubTransferLimits& limits, const ProgressFn& progress,
+                    const std::function<void(const std::string&)>& note) {
+  const int tries = std::max(1, limits.tries);
   int64_t received = 0;
   for (int attempt = 1;; ++attempt) {
     std::error_code ec;
@@ -151,7 +185,7 @@ int64_t download_to(const std::string& url, const std::string& token, const fs::
     std::FILE* file = std::fopen(partial.c_str(), offset > 0 ? "ab" : "wb");
     if (!file) throw Error(partial.string() + ": cannot write");
     Headers headers;
-    CurlHandle curl = new_handle(url, token, headers);
+    CurlHandle curl = new_handle(url, token, limits, headers);
     FileSink sink{.file = file, .curl = curl.get(), .restart = offset > 0,
                   .limit = expected_size >= 0 ? expected_size - offset : -1, .full_size = expected_size};
     ProgressState state{&progress, offset, expected_size};
@@ -167,6 +201,8 @@ int64_t download_to(const std::string& url, const std::string& token, const fs::
     long status = sink.status;
     if (status == 0) curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
 
+    // A redirect loop stays one on the next try (its last answer is a 3xx, not an HTTP error).
+    if (rc == CURLE_TOO_MANY_REDIRECTS) throw Error(transfer_error(url, rc, limits, false));
     if (status == 416 && offset > 0) {  // nothing left past our bytes, or they are not this file
       fs::remove(partial, ec);
       continue;
@@ -179,7 +215,7 @@ int64_t download_to(const std::string& url, const std::string& token, const fs::
     if (!closed) throw Error(partial.string() + ": write error (disk full?)");
     if (rc == CURLE_OK) return received;
     // A dropped connection keeps what arrived; the next try asks for the rest.
-    if (attempt == kTries) throw Error(fmt::format("{}: {} (after {} tries)", url, curl_easy_strerror(rc), kTries));
+    if (attempt == tries) throw Error(fmt::format("{} (after {} tries)", transfer_error(url, rc, limits, false), tries));
     if (note) note(fmt::format("transfer interrupted ({}), retrying", curl_easy_strerror(rc)));
   }
 }

@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "smol/hub.hpp"
+
 namespace smol::hub {
 
 struct HttpAnswer {
@@ -13,17 +15,19 @@ struct HttpAnswer {
   std::string body;
 };
 
-// GET into memory (follows redirects). Throws smol::Error when no answer came.
-HttpAnswer http_get(const std::string& url, const std::string& token);
+// GET into memory (follows redirects). Throws smol::Error when no answer came, or one beyond
+// the limits (too many redirects, too large, too slow).
+HttpAnswer http_get(const std::string& url, const std::string& token, const HubTransferLimits& limits);
 
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
 // Downloads `url` into `partial`, appending from its current size with a Range request when
 // it already holds some bytes (a previous interrupted run), and resuming the same way after a
-// dropped connection (a few tries). `expected_size` (-1: unknown) bounds what may be written.
-// Returns the bytes the server sent in this call. Throws smol::Error on HTTP errors.
+// dropped or stalled connection (limits.tries). `expected_size` (-1: unknown) bounds what may
+// be written. Returns the bytes the server sent in this call. Throws smol::Error on HTTP
+// errors, a redirect loop, and a body longer than `expected_size`.
 int64_t download_to(const std::string& url, const std::string& token, const std::filesystem::path& partial,
-                    int64_t expected_size, const ProgressFn& progress,
+                    int64_t expected_size, const HubTransferLimits& limits, const ProgressFn& progress,
                     const std::function<void(const std::string&)>& note);
 
 // Hex digests of a file's bytes: sha256, and git's blob id (sha1 of "blob <size>\0" + bytes),

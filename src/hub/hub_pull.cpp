@@ -10,6 +10,7 @@
 
 #include "hub/hub_cache.hpp"
 #include "hub/hub_download.hpp"
+#include "hub/hub_names.hpp"
 #include "smol/error.hpp"
 #include "smol/hub.hpp"
 
@@ -57,35 +58,54 @@ std::string url_escape_path(const std::string& path) {
   return out;
 }
 
+// A file's size from the Hub: a whole number of bytes within the limit (a mirror could announce
+// 2^63 to make us preallocate or wait forever).
+int64_t size_of(const json& value, const std::string& file, const std::string& where, int64_t max_bytes) {
+  if (!value.is_number_integer() || (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(max_bytes)) ||
+      value.get<int64_t>() < 0 || value.get<int64_t>() > max_bytes) {
+    throw Error(fmt::format("{}: size {} of {} is not a byte count of at most {} (the limit for one file)", where,
+                            hub::quoted(value.dump()), hub::quoted(file), max_bytes));
+  }
+  return value.get<int64_t>();
+}
+
 RepoInfo fetch_repo_info(const HubConfig& hub, const std::string& repo, const std::string& revision) {
   const std::string url =
       fmt::format("{}/api/models/{}/revision/{}?blobs=true", hub.endpoint, repo, url_escape_path(revision));
-  const hub::HttpAnswer answer = hub::http_get(url, hub.token);
+  const hub::HttpAnswer answer = hub::http_get(url, hub.token, hub.limits);
   if (answer.status == 401 || answer.status == 403) {
     throw Error(fmt::format("{}: HTTP {}: the repo is private or gated (set HF_TOKEN to a token with access)", repo,
                             answer.status));
   }
   if (answer.status == 404) throw Error(fmt::format("{}: no such model or revision '{}' on {}", repo, revision, hub.endpoint));
   if (answer.status != 200) throw Error(fmt::format("{}: HTTP {}", url, answer.status));
+  // Every name and hash in the answer becomes part of a cache path: all are checked here,
+  // before anything is written.
+  const std::string where = fmt::format("{}: the Hub's file list for revision {}", repo, hub::quoted(revision));
   RepoInfo info;
   try {
     const json j = json::parse(answer.body);
     info.commit = j.at("sha").get<std::string>();
+    hub::check_commit(info.commit, where);
     for (const json& s : j.at("siblings")) {
       RemoteFile f;
       f.name = s.at("rfilename").get<std::string>();
-      if (s.contains("size")) f.size = s["size"].get<int64_t>();
-      if (s.contains("blobId")) f.git_sha1 = s["blobId"].get<std::string>();
+      hub::check_repo_file_name(f.name, where);
+      if (s.contains("size")) f.size = size_of(s["size"], f.name, where, hub.limits.max_file_bytes);
+      if (s.contains("blobId")) {
+        f.git_sha1 = s["blobId"].get<std::string>();
+        hub::check_git_blob_id(f.git_sha1, where + ", " + f.name);
+      }
       if (s.contains("lfs") && s["lfs"].is_object()) {
         f.sha256 = s["lfs"].at("sha256").get<std::string>();
-        f.size = s["lfs"].value("size", f.size);
+        hub::check_lfs_sha256(f.sha256, where + ", " + f.name);
+        if (s["lfs"].contains("size")) f.size = size_of(s["lfs"]["size"], f.name, where, hub.limits.max_file_bytes);
       }
       info.files.push_back(std::move(f));
     }
   } catch (const json::exception& e) {
     throw Error(fmt::format("{}: unexpected answer from the Hub: {}", url, e.what()));
   }
-  if (!hub::is_commit_hash(info.commit)) throw Error(fmt::format("{}: the Hub gave no commit for '{}'", repo, revision));
   return info;
 }
 
@@ -104,17 +124,23 @@ class Puller {
   // Downloads (or finds in blobs/) one file and checks it; returns its blob name.
   std::string fetch(const std::string& commit, const RemoteFile& file) {
     if (file.blob().empty()) throw Error(fmt::format("{}: the Hub gave no hash for {}", repo_, file.name));
+    // The size bounds what the download may write; without one a mirror could send forever.
+    if (file.size < 0) throw Error(fmt::format("{}: the Hub gave no size for {}", repo_, file.name));
     const fs::path blobs = repo_dir_ / "blobs";
     fs::create_directories(blobs);
-    const fs::path blob = blobs / file.blob();
-    if (fs::is_regular_file(blob) && (file.size < 0 || static_cast<int64_t>(fs::file_size(blob)) == file.size)) {
+    const fs::path blob = hub::inside_cache(repo_dir_, blobs / file.blob());
+    const fs::path partial = hub::inside_cache(repo_dir_, blob.string() + ".incomplete");
+    for (const fs::path& p : {blob, partial}) {  // a link here would send the bytes elsewhere
+      if (fs::is_symlink(p)) throw Error(fmt::format("{}: is a link; a cache blob must be a file", hub::quoted(p.string())));
+    }
+    if (fs::is_regular_file(blob) && static_cast<int64_t>(fs::file_size(blob)) == file.size) {
       note(file.name + ": cached");
       return file.blob();
     }
-    const fs::path partial = blob.string() + ".incomplete";
+    check_free_space(file, partial);
     const std::string url = fmt::format("{}/{}/resolve/{}/{}", hub_.endpoint, repo_, commit, url_escape_path(file.name));
     hub::download_to(
-        url, hub_.token, partial, file.size,
+        url, hub_.token, partial, file.size, hub_.limits,
         [&](int64_t done, int64_t total) {
           if (events_.progress) events_.progress(file.name, done, total);
         },
@@ -131,6 +157,18 @@ class Puller {
   const fs::path& repo_dir() const { return repo_dir_; }
 
  private:
+  void check_free_space(const RemoteFile& file, const fs::path& partial) const {
+    std::error_code ec;
+    const int64_t have = fs::is_regular_file(partial) ? static_cast<int64_t>(fs::file_size(partial, ec)) : 0;
+    const fs::space_info space = fs::space(partial.parent_path(), ec);
+    if (ec || have >= file.size) return;  // unknown free space: the write itself will tell
+    const uint64_t need = static_cast<uint64_t>(file.size - have);
+    if (need > space.available) {
+      throw Error(fmt::format("{}: {} needs {} more bytes but only {} are free in {}", repo_, file.name, need,
+                              space.available, partial.parent_path().string()));
+    }
+  }
+
   // A file that fails its check is deleted: resuming from corrupt bytes would only fail again.
   void verify(const RemoteFile& file, const fs::path& partial) const {
     const int64_t size = static_cast<int64_t>(fs::file_size(partial));
@@ -156,7 +194,8 @@ class Puller {
   const PullEvents& events_;
 };
 
-std::vector<std::string> shards_of(const fs::path& index_path) {
+// The shard names an index (a file of the repo, so as untrusted as the Hub's answers) gives.
+std::vector<std::string> shards_of(const fs::path& index_path, const std::string& where) {
   std::set<std::string> shards;
   try {
     std::ifstream in(index_path);
@@ -165,6 +204,7 @@ std::vector<std::string> shards_of(const fs::path& index_path) {
   } catch (const std::exception& e) {
     throw Error(fmt::format("{}: not a safetensors index: {}", index_path.string(), e.what()));
   }
+  for (const std::string& shard : shards) hub::check_repo_file_name(shard, where);
   return {shards.begin(), shards.end()};
 }
 
@@ -178,6 +218,7 @@ fs::path pull_model(const HubConfig& hub, const std::string& repo, const std::st
                             hub.cache_dir.string()));
   }
   Puller puller(hub, repo, events);
+  hub::check_revision(revision, "the revision asked for");
   const RepoInfo info = fetch_repo_info(hub, repo, revision);
   puller.note(fmt::format("{} {} is commit {}", repo, revision, info.commit));
 
@@ -193,7 +234,8 @@ fs::path pull_model(const HubConfig& hub, const std::string& repo, const std::st
   // pickle checkpoint; a sharded index pulls every shard it names.
   auto fetch_shards = [&](const std::string& index_name) {
     const RemoteFile* index = find_file(info, index_name);
-    for (const std::string& shard : shards_of(puller.repo_dir() / "blobs" / index->blob())) {
+    const std::string where = fmt::format("{}: the shards its {} names", repo, index_name);
+    for (const std::string& shard : shards_of(puller.repo_dir() / "blobs" / index->blob(), where)) {
       const RemoteFile* f = find_file(info, shard);
       if (!f) throw Error(fmt::format("{}: the index names {}, which the repo does not have", repo, shard));
       fetched.emplace_back(shard, puller.fetch(info.commit, *f));

@@ -2,10 +2,12 @@
 // For tests: a Hugging Face Hub on 127.0.0.1 that serves fixture folders with the Hub's URL
 // layout and headers (GET /api/models/OWNER/NAME[/revision/REV], GET
 // /OWNER/NAME/resolve/REV/FILE with LFS files redirected to a CDN path), and can misbehave on
-// demand: corrupt a file, drop a connection half way, require a token.
+// demand: corrupt a file, drop a connection half way, require a token, rewrite the file list,
+// or hand any request to a test's own answer (hostile_hub.hpp has the hostile ones).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -66,6 +68,11 @@ class FakeHub {
   // The next response for `file` stops half way and the connection is dropped.
   void drop_once(const std::string& file) { std::lock_guard lock(mutex_); drop_once_ = file; }
   void require_token(const std::string& token) { std::lock_guard lock(mutex_); token_ = token; }
+  // Every API answer ({"id", "sha", "siblings"}) passes through `edit` before it is sent.
+  void edit_listing(std::function<void(nlohmann::json&)> edit) { std::lock_guard lock(mutex_); edit_listing_ = std::move(edit); }
+  // Asked first about every request (after it is recorded); true: it answered, the Hub does not.
+  using Intercept = std::function<bool(const httplib::Request&, httplib::Response&)>;
+  void intercept(Intercept answer) { std::lock_guard lock(mutex_); intercept_ = std::move(answer); }
 
   struct Seen {
     std::string path;
@@ -78,6 +85,15 @@ class FakeHub {
   }
 
  private:
+  bool intercepted(const httplib::Request& req, httplib::Response& res) {
+    Intercept answer;
+    {
+      std::lock_guard lock(mutex_);
+      answer = intercept_;
+    }
+    return answer && answer(req, res);
+  }
+
   bool admit(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mutex_);
     seen_.push_back({req.path, req.get_header_value("Range"), req.get_header_value("Authorization")});
@@ -121,7 +137,7 @@ class FakeHub {
   }
 
   void api(const httplib::Request& req, httplib::Response& res) {
-    if (!admit(req, res)) return;
+    if (!admit(req, res) || intercepted(req, res)) return;
     const auto dir = repo_dir(req.matches[1]);
     const std::string rev = req.matches[3].matched ? std::string(req.matches[3]) : "main";
     if (dir.empty() || (rev != "main" && rev != kCommit)) {
@@ -129,13 +145,18 @@ class FakeHub {
       res.set_content(R"({"error":"Repository not found"})", "application/json");
       return;
     }
-    const nlohmann::json siblings = siblings_of(dir);
-    res.set_content(nlohmann::json{{"id", std::string(req.matches[1])}, {"sha", kCommit}, {"siblings", siblings}}.dump(),
-                    "application/json");
+    nlohmann::json answer = {{"id", std::string(req.matches[1])}, {"sha", kCommit}, {"siblings", siblings_of(dir)}};
+    std::function<void(nlohmann::json&)> edit;
+    {
+      std::lock_guard lock(mutex_);
+      edit = edit_listing_;
+    }
+    if (edit) edit(answer);
+    res.set_content(answer.dump(), "application/json");
   }
 
   void resolve(const httplib::Request& req, httplib::Response& res) {
-    if (!admit(req, res)) return;
+    if (!admit(req, res) || intercepted(req, res)) return;
     const std::string repo = req.matches[1], file = req.matches[3];
     const auto dir = repo_dir(repo);
     if (dir.empty() || !std::filesystem::is_regular_file(dir / file)) {
@@ -154,7 +175,8 @@ class FakeHub {
   void cdn(const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches[1];
     const size_t dashes = name.find("--");
-    if (!admit_cdn(req) || dashes == std::string::npos) {
+    if (!admit_cdn(req) || intercepted(req, res)) return;
+    if (dashes == std::string::npos) {
       res.status = 404;
       return;
     }
@@ -204,6 +226,8 @@ class FakeHub {
   std::mutex mutex_;
   std::map<std::string, std::filesystem::path> repos_;
   std::string corrupt_, drop_once_, token_;
+  std::function<void(nlohmann::json&)> edit_listing_;
+  Intercept intercept_;
   std::vector<Seen> seen_;
   std::map<std::filesystem::path, nlohmann::json> siblings_;
 };
