@@ -80,6 +80,22 @@ Units split_rows(std::span<const MatmulOutput> outputs, int64_t rows_per_unit) {
   return units;
 }
 
+// Hands out the outputs' rows in chunks of `chunk` (a matrix's last one shorter) to the pool,
+// dynamically: fn(thread, output index, first row, rows).
+template <class Fn>
+void for_each_row_chunk(ThreadPool& pool, std::span<const MatmulOutput> outputs, int64_t chunk, Fn&& fn) {
+  const Units units = split_rows(outputs, chunk);
+  std::atomic<int64_t> next{0};
+  pool.run([&](int thread, int) {
+    for (int64_t u = next.fetch_add(1, std::memory_order_relaxed); u < units.total();
+         u = next.fetch_add(1, std::memory_order_relaxed)) {
+      const size_t i = units.output_of(u);
+      const int64_t row0 = (u - units.first[i]) * chunk;
+      fn(thread, i, row0, std::min(chunk, outputs[i].w.rows - row0));
+    }
+  });
+}
+
 void matmul_dots(ThreadPool& pool, const float* x, int n_tokens, std::span<const MatmulOutput> outputs) {
   const int64_t cols = outputs[0].w.cols;
   bool any_quantized = false;
@@ -96,25 +112,17 @@ void matmul_dots(ThreadPool& pool, const float* x, int n_tokens, std::span<const
   // About four chunks per thread, in multiples of the kernels' 8-row groups.
   const int64_t chunk = pool.size() == 1 ? std::max<int64_t>(total_rows, 8)
                                          : std::max<int64_t>(16, (total_rows / (4 * pool.size()) + 7) / 8 * 8);
-  const Units units = split_rows(outputs, chunk);
-  std::atomic<int64_t> next{0};
-  pool.run([&](int, int) {
-    for (int64_t u = next.fetch_add(1, std::memory_order_relaxed); u < units.total();
-         u = next.fetch_add(1, std::memory_order_relaxed)) {
-      const size_t i = units.output_of(u);
-      const MatrixView& w = outputs[i].w;
-      const int64_t row0 = (u - units.first[i]) * chunk;
-      const int64_t n_rows = std::min(chunk, w.rows - row0);
-      float* y = outputs[i].y + row0;
-      if (is_quantized(w.type)) {
-        const int64_t rb = row_bytes(w.type, cols);
-        detail::quant_dot_rows(w.type, static_cast<const uint8_t*>(w.data) + row0 * rb, rb, n_rows, acts, n_tokens, y,
-                               w.rows);
-      } else {
-        const int64_t elem = block_bytes(w.type);
-        detail::float_dot_rows(w.type, static_cast<const uint8_t*>(w.data) + row0 * cols * elem, cols, n_rows, x,
-                               n_tokens, y, w.rows);
-      }
+  for_each_row_chunk(pool, outputs, chunk, [&](int, size_t i, int64_t row0, int64_t n_rows) {
+    const MatrixView& w = outputs[i].w;
+    float* y = outputs[i].y + row0;
+    if (is_quantized(w.type)) {
+      const int64_t rb = row_bytes(w.type, cols);
+      detail::quant_dot_rows(w.type, static_cast<const uint8_t*>(w.data) + row0 * rb, rb, n_rows, acts, n_tokens, y,
+                             w.rows);
+    } else {
+      const int64_t elem = block_bytes(w.type);
+      detail::float_dot_rows(w.type, static_cast<const uint8_t*>(w.data) + row0 * cols * elem, cols, n_rows, x,
+                             n_tokens, y, w.rows);
     }
   });
 }
@@ -135,21 +143,12 @@ void matmul_gemm(ThreadPool& pool, const float* x, int n_tokens, std::span<const
     }
   });
 
-  const Units units = split_rows(outputs, shape.panel_rows);
-  std::atomic<int64_t> next{0};
-  pool.run([&](int thread, int) {
+  for_each_row_chunk(pool, outputs, shape.panel_rows, [&](int thread, size_t i, int64_t row0, int64_t n_rows) {
     uint8_t* mine = scratch + xp_bytes + thread * 2 * panel_bytes;
     auto* panel = reinterpret_cast<float*>(mine);
     auto* rows_tmp = reinterpret_cast<float*>(mine + panel_bytes);
-    for (int64_t u = next.fetch_add(1, std::memory_order_relaxed); u < units.total();
-         u = next.fetch_add(1, std::memory_order_relaxed)) {
-      const size_t i = units.output_of(u);
-      const MatrixView& w = outputs[i].w;
-      const int64_t row0 = (u - units.first[i]) * shape.panel_rows;
-      const int n_rows = static_cast<int>(std::min<int64_t>(shape.panel_rows, w.rows - row0));
-      detail::gemm_pack_panel(w, row0, panel, rows_tmp);
-      detail::gemm_panel(panel, xp, n_tokens, cols, n_rows, outputs[i].y + row0, w.rows);
-    }
+    detail::gemm_pack_panel(outputs[i].w, row0, panel, rows_tmp);
+    detail::gemm_panel(panel, xp, n_tokens, cols, static_cast<int>(n_rows), outputs[i].y + row0, outputs[i].w.rows);
   });
 }
 
@@ -166,18 +165,9 @@ void matmul_gemm_rows(ThreadPool& pool, const float* x, int n_tokens, std::span<
       detail::rows_gemm_pack_tokens(x, n_tokens, cols, tile, xp + static_cast<int64_t>(tile) * width * cols);
     }
   });
-  const Units units = split_rows(outputs, kRowsGemmChunk);
-  std::atomic<int64_t> next{0};
-  pool.run([&](int thread, int) {
+  for_each_row_chunk(pool, outputs, kRowsGemmChunk, [&](int thread, size_t i, int64_t row0, int64_t n_rows) {
     auto* block_tmp = reinterpret_cast<float*>(scratch + xp_bytes + thread * block_bytes);
-    for (int64_t u = next.fetch_add(1, std::memory_order_relaxed); u < units.total();
-         u = next.fetch_add(1, std::memory_order_relaxed)) {
-      const size_t i = units.output_of(u);
-      const MatrixView& w = outputs[i].w;
-      const int64_t row0 = (u - units.first[i]) * kRowsGemmChunk;
-      const int64_t n_rows = std::min(kRowsGemmChunk, w.rows - row0);
-      detail::rows_gemm(w, row0, n_rows, xp, n_tokens, outputs[i].y + row0, w.rows, block_tmp);
-    }
+    detail::rows_gemm(outputs[i].w, row0, n_rows, xp, n_tokens, outputs[i].y + row0, outputs[i].w.rows, block_tmp);
   });
 }
 
