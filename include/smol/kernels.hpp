@@ -34,9 +34,14 @@ void widen_row(const MatrixView& m, int64_t row, float* out);
 // y[t][r] = sum_k x[t][k] * W[r][k] for t < n_tokens (x: n_tokens x cols, y: n_tokens x rows).
 // Quantized weights with few tokens use integer dot products against the activations
 // quantized to 8 bits in blocks of 32 (as llama.cpp does); with many tokens the weights are
-// decoded panel by panel into float32 and multiplied exactly. Throws smol::Error when cols
-// is not a multiple of the weight type's block size.
+// decoded into float32 and multiplied exactly, except Q8_0 on AVX-512 VNNI machines, which
+// stays in integers (quantized activations) at every batch size. Throws smol::Error when
+// cols is not a multiple of the weight type's block size.
 void matmul(ThreadPool& pool, const float* x, int n_tokens, const MatrixView& w, float* y);
+
+// Whether matmul on `type` weights and n_tokens tokens quantizes the activations to 8 bits
+// (else it multiplies the decoded weights and float32 activations exactly).
+bool matmul_quantizes_activations(WeightType type, int n_tokens);
 
 // One output of a fused matmul: ys[i][t][r] = sum_k x[t][k] * ws[i][r][k].
 struct MatmulOutput {

@@ -16,6 +16,7 @@
 #include "smol/half.hpp"
 #include "smol/init_weights.hpp"
 #include "smol/json_file.hpp"
+#include "smol/kernels.hpp"
 #include "smol/model.hpp"
 #include "smol/safetensors.hpp"
 #include "smol/thread_pool.hpp"
@@ -204,8 +205,10 @@ TEST_P(GgufFixture, Q4_0StaysWithinBudget) {
 }
 
 // A quantized model computes what the same model with its weights decoded to float32 does:
-// exactly when prompts are batched (weights decoded panel by panel), and within the error of
-// quantizing activations to 8 bits when decoding token by token (as llama.cpp does).
+// exactly when prompts are batched and the weights are decoded to float32, and within the
+// error of quantizing activations to 8 bits when decoding token by token (as llama.cpp
+// does) and for batched Q8_0 on AVX-512 VNNI machines (an integer GEMM; the Q4_0
+// conversions keep a Q8_0 embedding, which is also the output layer).
 TEST_P(GgufFixture, QuantizedModelMatchesItsDecodedWeights) {
   SafetensorsFile file = SafetensorsFile::open(dir() / "expected_logits.safetensors");
   const auto ids = nlohmann::json::parse(file.metadata().at("ids")).get<std::vector<int32_t>>();
@@ -220,7 +223,12 @@ TEST_P(GgufFixture, QuantizedModelMatchesItsDecodedWeights) {
     const int n = static_cast<int>(ids.size());
     const auto reference = all_logits(*f, pool, ids, n);
     const size_t vocab = f->config().vocab_size;
-    EXPECT_LE(compare(all_logits(*q, pool, ids, n), reference.data(), vocab).max_abs, 1e-3) << convert_type_name(type);
+    const LogitError batched = compare(all_logits(*q, pool, ids, n), reference.data(), vocab);
+    if (matmul_quantizes_activations(WeightType::Q8_0, n)) {
+      EXPECT_LE(batched.rel_rms, 0.06) << convert_type_name(type);
+    } else {
+      EXPECT_LE(batched.max_abs, 1e-3) << convert_type_name(type);
+    }
     EXPECT_LE(compare(all_logits(*q, pool, ids, 1), reference.data(), vocab).rel_rms, 0.06) << convert_type_name(type);
   }
 }

@@ -70,6 +70,17 @@ bool cpu_has_avx512_vnni();
 void legacy_dot_rows_vnni(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t n_rows,
                           const QuantizedActs& acts, int n_tokens, float* y, int64_t y_stride);
 
+// Q8_0 weights against quantized activations for 8 tokens and more, on AVX-512 VNNI
+// machines (gemm_q8_vnni.cpp). The activations (only q and d of acts are read) are packed in
+// tiles of 16 tokens, q8_gemm_packed_bytes(n_tokens, cols) in all (64-byte aligned);
+// q8_gemm_rows writes y[t * y_stride + r] for n_rows rows of w (row_bytes apart) and all
+// n_tokens tokens, with the calling thread's scratch of q8_gemm_row_scratch_bytes(cols).
+int64_t q8_gemm_packed_bytes(int n_tokens, int64_t cols);
+int64_t q8_gemm_row_scratch_bytes(int64_t cols);
+void q8_gemm_pack_tile(const QuantizedActs& acts, int n_tokens, int tile, uint8_t* packed);
+void q8_gemm_rows(const uint8_t* w, int64_t row_bytes, int64_t n_rows, const uint8_t* packed, int n_tokens,
+                  int64_t cols, float* y, int64_t y_stride, void* scratch);
+
 // The same for float weights (F32/BF16/F16) against float activations x (n_tokens x cols).
 void float_dot_rows(WeightType type, const void* w, int64_t cols, int64_t n_rows, const float* x, int n_tokens,
                     float* y, int64_t y_stride);

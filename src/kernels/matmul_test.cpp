@@ -2,7 +2,8 @@
 // weights. Error budgets:
 //   float weights, and any type on the prefill (GEMM) path: float32 accumulation only,
 //     |y - ref| <= 1e-4 * sum_k |w_k x_k| + 1e-6;
-//   quantized weights with fewer than 8 tokens: activations are quantized to 8 bits per
+//   quantized weights with fewer than 8 tokens, and Q8_0 from 8 tokens on on AVX-512 VNNI
+//     machines (matmul_quantizes_activations): activations are quantized to 8 bits per
 //     32 (d_b = max|x_b| / 127), so additionally |y - ref| <= 0.51 * sum_b d_b sum_{k in b} |w_k|,
 //     and for Q8_0 the relative L2 error over 32 or more outputs is < 1e-2.
 #include <gtest/gtest.h>
@@ -83,7 +84,7 @@ TEST_P(MatmulTypes, MatchesFloat64Reference) {
       std::vector<float> y(n_tokens * rows, NAN);
       matmul(pool, x.data(), n_tokens, m.view(), y.data());
       SCOPED_TRACE(::testing::Message() << "n_tokens=" << n_tokens);
-      expect_close(m, x, n_tokens, y, is_quantized(c.type) && n_tokens < 8);
+      expect_close(m, x, n_tokens, y, matmul_quantizes_activations(c.type, n_tokens));
     }
   }
 }
@@ -124,7 +125,7 @@ TEST(Matmul, EverySimdTargetMatches) {
         const std::vector<float> x = testing::gaussian(n_tokens * 512, 40 + n_tokens);
         std::vector<float> y(n_tokens * 21, NAN);
         matmul(pool, x.data(), n_tokens, m.view(), y.data());
-        expect_close(m, x, n_tokens, y, is_quantized(m.type) && n_tokens < 8);
+        expect_close(m, x, n_tokens, y, matmul_quantizes_activations(m.type, n_tokens));
       }
     }
   });
@@ -139,7 +140,7 @@ TEST(Matmul, ThreadCountsAgree) {
     matmul(one, x.data(), n_tokens, m.view(), y1.data());
     matmul(three, x.data(), n_tokens, m.view(), y3.data());
     EXPECT_EQ(y1, y3);  // the partition must not change any sum
-    expect_close(m, x, n_tokens, y3, n_tokens < 8);
+    expect_close(m, x, n_tokens, y3, matmul_quantizes_activations(m.type, n_tokens));
   }
 }
 
@@ -167,14 +168,17 @@ std::vector<float> panel_gemm(const StoredMatrix& m, const std::vector<float>& x
 
 TEST(Matmul, RowBlockGemmEqualsPanelGemmBitForBit) {
   // Batches of 12 tokens and more take the row-block path, 8-11 quantized ones the panel
-  // path: a token's outputs must not depend on which one its batch size picked.
+  // path: a token's outputs must not depend on which one its batch size picked. (Q8_0 on
+  // AVX-512 VNNI machines takes neither: Q8VnniGemmMatchesExactIntegerProducts.)
   ThreadPool pool(2);
-  const std::pair<WeightType, int64_t> cases[] = {{WeightType::F32, 512}, {WeightType::F32, 19},
+  const std::pair<WeightType, int64_t> cases[] = {{WeightType::F32, 512},  {WeightType::F32, 19},
                                                   {WeightType::BF16, 512}, {WeightType::F16, 100},
-                                                  {WeightType::Q8_0, 544}, {WeightType::Q4_K, 512}};
+                                                  {WeightType::Q8_0, 544}, {WeightType::Q4_0, 544},
+                                                  {WeightType::Q4_K, 512}};
   testing::for_each_simd_target([&](const char* target) {
     SCOPED_TRACE(target);
     for (const auto& [type, cols] : cases) {
+      if (matmul_quantizes_activations(type, 12)) continue;
       const StoredMatrix m = testing::make_matrix(type, 103, cols, 50);
       for (int n_tokens : {12, 15, 16, 17, 33, 48, 64, 65, 300}) {
         SCOPED_TRACE(::testing::Message() << weight_type_name(type) << " " << cols << " cols, " << n_tokens
@@ -189,12 +193,70 @@ TEST(Matmul, RowBlockGemmEqualsPanelGemmBitForBit) {
   });
 }
 
+// Q8_0 weights times 8-bit activations quantized as the dot products quantize them, each
+// block's integer dot product exact, in float64: what the VNNI GEMM must compute up to the
+// float rounding of its per-block scaling.
+std::vector<double> exact_q8_products(const StoredMatrix& m, const std::vector<float>& x, int n_tokens,
+                                      std::vector<double>* magnitude) {
+  const int64_t cols = m.cols, nb = cols / 32;
+  std::vector<uint8_t> scratch(detail::quantized_acts_bytes(n_tokens, cols) + 64);
+  auto* aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
+  const detail::QuantizedActs acts = detail::carve_quantized_acts(aligned, n_tokens, cols);
+  for (int t = 0; t < n_tokens; ++t) detail::quantize_activation_row(x.data(), acts, t);
+  std::vector<double> y(static_cast<size_t>(n_tokens) * m.rows);
+  magnitude->assign(y.size(), 0.0);
+  for (int t = 0; t < n_tokens; ++t) {
+    for (int64_t r = 0; r < m.rows; ++r) {
+      double sum = 0, mag = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = m.bytes.data() + (r * nb + b) * 34;
+        uint16_t h;
+        std::memcpy(&h, blk, 2);
+        int32_t dot = 0;
+        for (int k = 0; k < 32; ++k) dot += static_cast<int8_t>(blk[2 + k]) * acts.q[t * cols + 32 * b + k];
+        float wd;
+        dequantize_row(WeightType::F16, blk, &wd, 1);
+        const double term = static_cast<double>(wd) * acts.d[t * nb + b] * dot;
+        sum += term;
+        mag += std::fabs(term);
+      }
+      y[t * m.rows + r] = sum;
+      (*magnitude)[t * m.rows + r] = mag;
+    }
+  }
+  return y;
+}
+
+TEST(Matmul, Q8VnniGemmMatchesExactIntegerProducts) {
+  if (!matmul_quantizes_activations(WeightType::Q8_0, 12)) GTEST_SKIP() << "no AVX-512 VNNI here";
+  // 103 rows: every register-block height (12, 4, 1); 544 and 1552 columns: the per-block
+  // weight sums' 16-block steps and their tail (17 and 49 blocks); 300 tokens: two 256-token chunks.
+  ThreadPool two(2), three(3);
+  for (int64_t cols : {544, 1568, 64}) {
+    const StoredMatrix m = testing::make_matrix(WeightType::Q8_0, 103, cols, 60);
+    for (int n_tokens : {8, 11, 12, 16, 17, 33, 64, 300}) {
+      SCOPED_TRACE(::testing::Message() << cols << " cols, " << n_tokens << " tokens");
+      const std::vector<float> x = testing::gaussian(n_tokens * cols, 61 + n_tokens);
+      std::vector<float> y(static_cast<size_t>(n_tokens) * m.rows, NAN), y3(y.size(), NAN);
+      matmul(two, x.data(), n_tokens, m.view(), y.data());
+      matmul(three, x.data(), n_tokens, m.view(), y3.data());
+      ASSERT_EQ(std::memcmp(y.data(), y3.data(), y.size() * sizeof(float)), 0);
+      std::vector<double> magnitude;
+      const std::vector<double> ref = exact_q8_products(m, x, n_tokens, &magnitude);
+      for (size_t i = 0; i < y.size(); ++i) {
+        ASSERT_LE(std::fabs(y[i] - ref[i]), 1e-6 * magnitude[i] + 1e-30) << "output " << i;
+      }
+      expect_close(m, x, n_tokens, y, true);
+    }
+  }
+}
+
 TEST(Matmul, MultiMatchesSeparateCalls) {
   ThreadPool pool(2);
   const StoredMatrix q = testing::make_matrix(WeightType::Q8_0, 576, 576, 10);
   const StoredMatrix k = testing::make_matrix(WeightType::F16, 192, 576, 11);
   const StoredMatrix v = testing::make_matrix(WeightType::Q4_0, 192, 576, 12);
-  for (int n_tokens : {1, 3, 17}) {
+  for (int n_tokens : {1, 3, 8, 17}) {
     const std::vector<float> x = testing::gaussian(n_tokens * 576, 13);
     std::vector<float> yq(n_tokens * 576), yk(n_tokens * 192), yv(n_tokens * 192);
     const MatmulOutput outs[] = {{q.view(), yq.data()}, {k.view(), yk.data()}, {v.view(), yv.data()}};
@@ -226,9 +288,12 @@ TEST(Matmul, Q8_0ExtremeQuantsAreExact) {
   std::vector<float> x(64);
   for (int k = 0; k < 64; ++k) x[k] = k % 2 ? -1.0f : 1.0f;
   ThreadPool pool(1);
-  std::vector<float> y(4);
-  matmul(pool, x.data(), 1, m.view(), y.data());
-  for (int r = 0; r < 4; ++r) EXPECT_EQ(y[r], 32.0f * (127 - r) + 32.0f * 128) << r;
+  for (int n_tokens : {1, 16}) {  // the dot products and the GEMMs
+    std::vector<float> xs, y(4 * n_tokens);
+    for (int t = 0; t < n_tokens; ++t) xs.insert(xs.end(), x.begin(), x.end());
+    matmul(pool, xs.data(), n_tokens, m.view(), y.data());
+    for (int i = 0; i < 4 * n_tokens; ++i) EXPECT_EQ(y[i], 32.0f * (127 - i % 4) + 32.0f * 128) << i;
+  }
 }
 
 TEST(Matmul, RejectsColumnsThatAreNotWholeBlocks) {

@@ -40,8 +40,9 @@ void QuantizeActivationRow(const float* x, const QuantizedActs& a, int t) {
   x += t * cols;
   int8_t* q = a.q + t * cols;
   float* d = a.d + t * cols / 32;
-  float* sum32 = a.sum32 + t * cols / 32;
-  float* sum16 = a.sum16 + t * cols / 16;
+  // Null in the VNNI GEMM's activations, which need only q and d (no offset on a null pointer).
+  float* sum32 = a.sum32 ? a.sum32 + t * cols / 32 : nullptr;
+  float* sum16 = a.sum16 ? a.sum16 + t * cols / 16 : nullptr;
   for (int64_t b = 0; b < cols / 32; ++b) {
     const float* xb = x + 32 * b;
     auto amax = hn::Zero(df);
@@ -57,10 +58,11 @@ void QuantizeActivationRow(const float* x, const QuantizedActs& a, int t) {
         s = hn::Add(s, hn::ConvertTo(df, qi));
         hn::StoreU(hn::DemoteTo(d8, qi), d8, q + 32 * b + i);
       }
-      sum16[2 * b + half] = scale * hn::GetLane(hn::SumOfLanes(df, s));
+      if (sum16) sum16[2 * b + half] = scale * hn::GetLane(hn::SumOfLanes(df, s));
     }
-    sum32[b] = sum16[2 * b] + sum16[2 * b + 1];
+    if (sum32) sum32[b] = sum16[2 * b] + sum16[2 * b + 1];
   }
+  if (!a.corr128) return;
   int32_t* corr = a.corr128 + t * cols / 4;
   float* block_d8 = a.d8 + t * cols / 4;
   for (int64_t g = 0; g < cols / 4; ++g) {
