@@ -70,6 +70,35 @@ double sum_exp_shifted(const float* x, int n, float shift);
 // gate[i] = silu(gate[i]) * up[i]
 void silu_mul(float* gate, const float* up, int n);
 
+// p = softmax(x) over n values (p may be x), and what a cross-entropy needs besides: max x, the
+// normaliser sum exp(x - max) and sum (x - max), both summed in double over float chunks.
+struct SoftmaxStats {
+  float max;
+  double sum_exp;
+  double sum_shifted;
+};
+SoftmaxStats softmax_with_stats(const float* x, float* p, int n);
+
+// One query row of an attention head's backward pass (training). With the row's softmax
+// probabilities p and dropout multipliers mask (null: none) over its n_keys keys and its
+// output gradient dout:
+//   dV[j] += p_j m_j dout,  dP_j = (dout . V[j]) m_j,  dS_j = p_j (dP_j - sum_i p_i dP_i) scale,
+//   dq = sum_j dS_j K[j] (overwritten),  dK[j] += dS_j q.
+// Rows of k, v, dk and dv are `stride` floats apart; dp is scratch of n_keys floats.
+struct AttentionRowGrads {
+  const float* dout;
+  const float* q;
+  const float* p;
+  const float* mask;
+  const float* k;
+  const float* v;
+  float* dq;
+  float* dk;
+  float* dv;
+  float* dp;
+};
+void attention_backward_row(const AttentionRowGrads& a, int n_keys, int head_dim, int64_t stride, float scale);
+
 // y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias (bias may be null), the biased
 // variance as torch.nn.LayerNorm computes it.
 void layer_norm(const float* x, const float* weight, const float* bias, float eps, int dim, float* y);

@@ -7,6 +7,7 @@
 #include "hwy/highway.h"
 #include "hwy/contrib/math/math-inl.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "smol/kernels.hpp"
@@ -124,6 +125,46 @@ void SiluMul(float* gate, const float* up, int count) {
   }
 }
 
+SoftmaxStats SoftmaxWithStats(const float* x, float* p, int count) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
+  auto vmax = hn::Set(df, -INFINITY);
+  int i = 0;
+  for (; i + n <= count; i += n) vmax = hn::Max(vmax, hn::LoadU(df, x + i));
+  float max_value = hn::GetLane(hn::MaxOfLanes(df, vmax));
+  for (; i < count; ++i) max_value = std::max(max_value, x[i]);
+  const auto vm = hn::Set(df, max_value);
+  // Float vectors over chunks short enough that their rounding stays near float epsilon, the
+  // chunks summed in double (as SumExpShifted).
+  constexpr int kChunk = 1024;
+  SoftmaxStats stats{max_value, 0.0, 0.0};
+  i = 0;
+  while (i + n <= count) {
+    const int end = std::min(count, i + kChunk);
+    auto vexp = hn::Zero(df), vx = hn::Zero(df);
+    for (; i + n <= end; i += n) {
+      const auto shifted = hn::Sub(hn::LoadU(df, x + i), vm);
+      const auto e = hn::Exp(df, shifted);
+      hn::StoreU(e, df, p + i);
+      vexp = hn::Add(vexp, e);
+      vx = hn::Add(vx, shifted);
+    }
+    stats.sum_exp += hn::GetLane(hn::SumOfLanes(df, vexp));
+    stats.sum_shifted += hn::GetLane(hn::SumOfLanes(df, vx));
+  }
+  for (; i < count; ++i) {  // x[i] is read before p[i] is written: p may be x
+    const float shifted = x[i] - max_value;
+    stats.sum_shifted += shifted;
+    p[i] = std::exp(shifted);
+    stats.sum_exp += p[i];
+  }
+  const auto vinv = hn::Set(df, static_cast<float>(1.0 / stats.sum_exp));
+  i = 0;
+  for (; i + n <= count; i += n) hn::StoreU(hn::Mul(hn::LoadU(df, p + i), vinv), df, p + i);
+  for (; i < count; ++i) p[i] *= static_cast<float>(1.0 / stats.sum_exp);
+  return stats;
+}
+
 }  // namespace smol::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -134,6 +175,7 @@ HWY_EXPORT(RopeRotateHalf);
 HWY_EXPORT(Softmax);
 HWY_EXPORT(SumExpShifted);
 HWY_EXPORT(SiluMul);
+HWY_EXPORT(SoftmaxWithStats);
 
 void rms_norm(const float* x, const float* weight, float eps, int dim, float* y) {
   HWY_DYNAMIC_DISPATCH(RmsNorm)(x, weight, eps, dim, y);
@@ -147,5 +189,9 @@ void softmax(float* x, int n) { HWY_DYNAMIC_DISPATCH(Softmax)(x, n); }
 double sum_exp_shifted(const float* x, int n, float shift) { return HWY_DYNAMIC_DISPATCH(SumExpShifted)(x, n, shift); }
 
 void silu_mul(float* gate, const float* up, int n) { HWY_DYNAMIC_DISPATCH(SiluMul)(gate, up, n); }
+
+SoftmaxStats softmax_with_stats(const float* x, float* p, int n) {
+  return HWY_DYNAMIC_DISPATCH(SoftmaxWithStats)(x, p, n);
+}
 }  // namespace smol
 #endif

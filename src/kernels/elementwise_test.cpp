@@ -73,6 +73,74 @@ TEST(Elementwise, Softmax) {
   });
 }
 
+TEST(Elementwise, SoftmaxWithStats) {
+  testing::for_each_simd_target([&](const char* target) {
+    SCOPED_TRACE(target);
+    for (int n : {1, 5, 16, 33, 1000, 3001}) {
+      std::vector<float> x = gaussian(n, n + 7, 8.0f), p = x;
+      const SoftmaxStats st = softmax_with_stats(p.data(), p.data(), n);  // in place, as the training loss calls it
+      const double m = *std::max_element(x.begin(), x.end());
+      double sum = 0, shifted = 0;
+      for (float v : x) {
+        sum += std::exp(static_cast<double>(v) - m);
+        shifted += static_cast<double>(v) - m;
+      }
+      EXPECT_EQ(st.max, m);
+      EXPECT_NEAR(st.sum_exp, sum, 3e-6 * sum) << n;  // the scalar target's exp: 1.1e-6
+      EXPECT_NEAR(st.sum_shifted, shifted, 1e-6 * std::fabs(shifted) + 1e-6) << n;
+      for (int i = 0; i < n; ++i) {
+        const double ref = std::exp(static_cast<double>(x[i]) - m) / sum;
+        ASSERT_NEAR(p[i], ref, 1e-6 + 1e-5 * ref) << n << " " << i;
+      }
+    }
+  });
+}
+
+TEST(Elementwise, AttentionBackwardRow) {
+  // head_dim 64: whole vectors on every target; 20: the scalar fallback on wide ones.
+  testing::for_each_simd_target([&](const char* target) {
+    SCOPED_TRACE(target);
+    for (int head_dim : {64, 20}) {
+      for (bool masked : {false, true}) {
+        const int n_keys = 37, stride = head_dim + 8;
+        const std::vector<float> dout = gaussian(head_dim, 1), q = gaussian(head_dim, 2);
+        const std::vector<float> k = gaussian(n_keys * stride, 3), v = gaussian(n_keys * stride, 4);
+        std::vector<float> p = gaussian(n_keys, 5), mask = gaussian(n_keys, 6);
+        for (float& x : p) x = std::fabs(x) / n_keys;
+        for (float& x : mask) x = x > 0 ? 1.25f : 0.0f;
+        std::vector<float> dk = gaussian(n_keys * stride, 7), dv = gaussian(n_keys * stride, 8);
+        const std::vector<float> dk0 = dk, dv0 = dv;
+        std::vector<float> dq(head_dim, NAN), dp(n_keys);
+        const float scale = 0.125f;
+        attention_backward_row({dout.data(), q.data(), p.data(), masked ? mask.data() : nullptr, k.data(), v.data(),
+                                dq.data(), dk.data(), dv.data(), dp.data()},
+                               n_keys, head_dim, stride, scale);
+        std::vector<double> ref_dp(n_keys);
+        double row_sum = 0;
+        for (int j = 0; j < n_keys; ++j) {
+          const double m = masked ? mask[j] : 1.0;
+          double s = 0;
+          for (int i = 0; i < head_dim; ++i) {
+            s += static_cast<double>(dout[i]) * v[j * stride + i];
+            ASSERT_NEAR(dv[j * stride + i], dv0[j * stride + i] + p[j] * m * dout[i], 1e-5);
+          }
+          ref_dp[j] = s * m;
+          row_sum += p[j] * ref_dp[j];
+        }
+        for (int i = 0; i < head_dim; ++i) {
+          double ref_dq = 0;
+          for (int j = 0; j < n_keys; ++j) {
+            const double ds = p[j] * (ref_dp[j] - row_sum) * scale;
+            ref_dq += ds * k[j * stride + i];
+            ASSERT_NEAR(dk[j * stride + i], dk0[j * stride + i] + ds * q[i], 1e-5);
+          }
+          ASSERT_NEAR(dq[i], ref_dq, 1e-5) << head_dim << " " << i;
+        }
+      }
+    }
+  });
+}
+
 TEST(Elementwise, SiluMul) {
   testing::for_each_simd_target([&](const char* target) {
     SCOPED_TRACE(target);

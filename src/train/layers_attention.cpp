@@ -95,6 +95,11 @@ void attention_backward(ThreadPool& pool, T* dq, T* dk, T* dv, const T* dout, co
           const T* dot_t = dout + (row0 + t) * q_stride + h * s.head_dim;
           const T* qt = q + (row0 + t) * q_stride + h * s.head_dim;
           T* dqt = dq + (row0 + t) * q_stride + h * s.head_dim;
+          if constexpr (std::is_same_v<T, float>) {
+            attention_backward_row({dot_t, qt, p, m, kb, vb, dqt, dkb, dvb, dp.data()}, t + 1, s.head_dim, kv_stride,
+                                   scale);
+            continue;
+          }
           T row_sum = 0;
           for (int j = 0; j <= t; ++j) {
             const T mj = m ? m[j] : T(1);

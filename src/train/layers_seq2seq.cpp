@@ -234,6 +234,11 @@ void mha_backward(ThreadPool& pool, T* dq, T* dk, T* dv, const T* dout, const T*
         const T* dot_t = dout + row * stride + h * s.head_dim;
         const T* qt = q + row * stride + h * s.head_dim;
         T* dqt = dq + row * stride + h * s.head_dim;
+        if constexpr (std::is_same_v<T, float>) {
+          attention_backward_row({dot_t, qt, p, m, kb, vb, dqt, dkb, dvb, dp.data()}, n_keys, s.head_dim, stride,
+                                 scale);
+          continue;
+        }
         T row_sum = 0;
         for (int j = 0; j < n_keys; ++j) {
           const T mj = m ? m[j] : T(1);
@@ -259,16 +264,24 @@ double smoothed_cross_entropy_forward(ThreadPool& pool, T* losses, T* probs, con
     for (size_t n = begin; n < end; ++n) {
       const T* x = logits + n * vocab;
       T* p = probs + n * vocab;
-      const T max_logit = *std::max_element(x, x + vocab);
       const T target_logit = targets[n] >= 0 ? x[targets[n]] : T(0);
+      T max_logit;
       double sum = 0.0, logit_sum = 0.0;
-      for (int i = 0; i < vocab; ++i) logit_sum += static_cast<double>(x[i]) - max_logit;
-      for (int i = 0; i < vocab; ++i) {
-        p[i] = std::exp(x[i] - max_logit);
-        sum += p[i];
+      if constexpr (std::is_same_v<T, float>) {
+        const SoftmaxStats st = softmax_with_stats(x, p, vocab);  // vectorised exp: the scalar one was 7% of a step
+        max_logit = st.max;
+        sum = st.sum_exp;
+        logit_sum = st.sum_shifted;
+      } else {
+        max_logit = *std::max_element(x, x + vocab);
+        for (int i = 0; i < vocab; ++i) logit_sum += static_cast<double>(x[i]) - max_logit;
+        for (int i = 0; i < vocab; ++i) {
+          p[i] = std::exp(x[i] - max_logit);
+          sum += p[i];
+        }
+        const T inv = static_cast<T>(1.0 / sum);
+        for (int i = 0; i < vocab; ++i) p[i] *= inv;
       }
-      const T inv = static_cast<T>(1.0 / sum);
-      for (int i = 0; i < vocab; ++i) p[i] *= inv;
       if (targets[n] < 0) {
         losses[n] = T(0);
         continue;
