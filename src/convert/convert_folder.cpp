@@ -38,6 +38,15 @@ class StagedFolder {
     if (staged_) std::filesystem::remove_all(dir_, ec);
   }
   const std::filesystem::path& dir() const { return dir_; }
+  // An error message about a file in the staging folder, naming it as it will be called.
+  std::string as_final(std::string message) const {
+    if (!staged_) return message;
+    const std::string staging = dir_.string();
+    for (size_t at = message.find(staging); at != std::string::npos; at = message.find(staging, at)) {
+      message.replace(at, staging.size(), final_.string());
+    }
+    return message;
+  }
   void commit() {
     if (!staged_) return;
     std::error_code ec;
@@ -82,21 +91,9 @@ void write_tokenizer_files(const ConvertSource& source, const std::filesystem::p
   write_json(out / "generation_config.json", generation);
 }
 
-}  // namespace
-
-void write_hf_folder(const ConvertSource& source, const std::filesystem::path& out_folder, ConvertType type,
-                     ThreadPool& pool, std::vector<ConvertedTensor>& written) {
-  DType dtype = DType::F32;
-  switch (type) {
-    case ConvertType::F32: dtype = DType::F32; break;
-    case ConvertType::F16: dtype = DType::F16; break;
-    case ConvertType::BF16: dtype = DType::BF16; break;
-    default:
-      throw Error(fmt::format("{}: a Hugging Face folder holds f32, f16 or bf16 weights; write {} to a .gguf file",
-                              out_folder.string(), convert_type_name(type)));
-  }
-  StagedFolder staged(out_folder);
-  const std::filesystem::path& out = staged.dir();
+// Everything the folder holds, written into `out`.
+void write_folder_files(const ConvertSource& source, const std::filesystem::path& out, DType dtype, ThreadPool& pool,
+                        std::vector<ConvertedTensor>& written) {
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
   if (ec || !std::filesystem::is_directory(out)) {
@@ -126,6 +123,27 @@ void write_hf_folder(const ConvertSource& source, const std::filesystem::path& o
       // The copy is a new 0644 file, so a read-only source leaves it writable for a later convert.
       if (std::filesystem::exists(source.path / name)) copy_file_atomic(source.path / name, out / name);
     }
+  }
+}
+
+}  // namespace
+
+void write_hf_folder(const ConvertSource& source, const std::filesystem::path& out_folder, ConvertType type,
+                     ThreadPool& pool, std::vector<ConvertedTensor>& written) {
+  DType dtype = DType::F32;
+  switch (type) {
+    case ConvertType::F32: dtype = DType::F32; break;
+    case ConvertType::F16: dtype = DType::F16; break;
+    case ConvertType::BF16: dtype = DType::BF16; break;
+    default:
+      throw Error(fmt::format("{}: a Hugging Face folder holds f32, f16 or bf16 weights; write {} to a .gguf file",
+                              out_folder.string(), convert_type_name(type)));
+  }
+  StagedFolder staged(out_folder);
+  try {
+    write_folder_files(source, staged.dir(), dtype, pool, written);
+  } catch (const Error& e) {
+    throw Error(staged.as_final(e.what()));  // the user knows the folder by its final name
   }
   staged.commit();
 }
