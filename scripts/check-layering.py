@@ -14,7 +14,7 @@ import sys
 # header-only (include/smol/ alone) and every layer may use it. CMakeLists.txt's
 # smol_deps_<layer> must link the same graph (checked below).
 LAYERS = {
-    "core": ([], ["error.hpp", "half.hpp", "utf8_encode.hpp"]),
+    "core": ([], ["atomic_file.hpp", "error.hpp", "half.hpp", "utf8_encode.hpp"]),
     "formats": (["core"], ["dtype.hpp", "gguf.hpp", "pytorch_bin.hpp", "tensor_view.hpp", "json_file.hpp", "mapped_file.hpp", "model_config.hpp",
                            "safetensors.hpp"]),
     "jinja": (["core"], []),

@@ -20,6 +20,10 @@ struct ServerOptions {
   int context = 0;        // tokens per sequence, prompt + completion; 0: min(2048, model's maximum)
                           // (encoder-decoder: the longest source; 0: max_position_embeddings)
   std::string api_key;    // when set, /v1/* requires "Authorization: Bearer <key>"
+  // The one browser origin (scheme://host[:port], or "*") that may call the API from its
+  // pages; empty: CORS off, only the built-in page (same origin) and non-browser clients.
+  std::string cors_origin;
+  size_t max_body_bytes = 8u << 20;  // larger request bodies are answered 413
   std::string model_name; // the id /v1/models reports and responses carry
   int batch_tokens = 256; // tokens per forward step (prompt chunks + one per active sequence); decoder-only
   WeightType cache_type = WeightType::F32;  // KV cache storage: F32, F16, BF16 or Q8_0

@@ -105,7 +105,8 @@ class Trainer {
   bool is_seq2seq() const { return pairs_ != nullptr; }
   const TrainOptions& options() const { return options_; }  // dropout rates resolved
   size_t activation_bytes() const;
-  void save(const std::filesystem::path& dir) const;
+  // A crash-safe checkpoint under `dir` (see save_checkpoint).
+  void save(const std::filesystem::path& dir);
 
  private:
   void init(const Checkpoint* resume);
@@ -132,6 +133,9 @@ class Trainer {
   std::unique_ptr<Seq2SeqActivations> seq2seq_acts_;
   std::vector<int32_t> inputs_, targets_;
   Seq2SeqBatch pair_batch_;
+  // Where the next checkpoint copies the tokenizer files from: the model or resumed folder at
+  // first, then the last checkpoint written (the one resumed from is removed by then).
+  std::filesystem::path tokenizer_dir_;
 };
 
 // What run_training reports as it goes (the CLI prints it); called on rank 0 only.

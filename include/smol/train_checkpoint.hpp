@@ -27,11 +27,20 @@ struct TrainerState {
 nlohmann::json to_json(const TrainerState& s);
 TrainerState trainer_state_from_json(const nlohmann::json& j, const std::string& source);
 
-// Writes the checkpoint into `dir` (created if needed). Every file goes to a temporary name
-// first and is renamed into place; trainer_state.json comes last and the weight files carry
-// the step in their metadata, so a checkpoint torn by a crash is detected when resuming.
-void save_checkpoint(const std::filesystem::path& dir, const TrainModel& model, const AdamWState& optimizer,
-                     const TrainerState& state, DType save_dtype, const std::filesystem::path& tokenizer_dir);
+// Saves a checkpoint under `out` so that a crash (kill -9, power cut) at any moment leaves the
+// previous one whole: the files go into a temporary folder, each flushed to disk, which is
+// renamed to out/checkpoint-<step>; then out/latest (one line, the folder's name) is replaced
+// the same way, and that is the commit. Afterwards out's own model files become hard links to
+// the new checkpoint (so OUT stays a model folder for smol generate and transformers) and
+// older checkpoints are removed. The weight files also carry the step in their metadata, so a
+// torn folder is detected when resuming. Returns the checkpoint's folder.
+std::filesystem::path save_checkpoint(const std::filesystem::path& out, const TrainModel& model,
+                                      const AdamWState& optimizer, const TrainerState& state, DType save_dtype,
+                                      const std::filesystem::path& tokenizer_dir);
+
+// The folder holding the newest complete checkpoint: dir/<what dir/latest names> when there is
+// a `latest` file, else `dir` itself (a checkpoint-<step> folder, or one from an older smol).
+std::filesystem::path resolve_checkpoint_dir(const std::filesystem::path& dir);
 
 struct Checkpoint {
   TrainModel model;
@@ -39,7 +48,7 @@ struct Checkpoint {
   TrainerState state;
 };
 
-// Reads a folder written by save_checkpoint; smol::Error names what is missing or torn.
+// Reads the checkpoint resolve_checkpoint_dir(dir) names; smol::Error names what is missing or torn.
 Checkpoint load_checkpoint(const std::filesystem::path& dir);
 
 }  // namespace smol

@@ -102,6 +102,11 @@ Command add_serve_command(CLI::App& root) {
   app->add_option("-c,--ctx", o.context, "Context size per request in tokens, prompt + completion (default: 2048 or the model's maximum)")
       ->check(CLI::Range(2, 1 << 20));
   app->add_option("--api-key", o.api_key, "Require 'Authorization: Bearer KEY' on /v1/*")->envname("SMOL_API_KEY");
+  app->add_option("--cors", o.cors_origin,
+                  "Let web pages of this origin (scheme://host[:port], or *) call the API; default: off, only the "
+                  "built-in page and non-browser clients");
+  app->add_option("--max-body-bytes", o.max_body_bytes, "Largest request body; larger ones are answered 413")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 30))->capture_default_str();
   app->add_option("--model-name", o.model_name, "Model id reported by /v1/models (default: the -m value)");
   app->add_option("--batch", o.batch_tokens, "Tokens per forward step (prompt chunks + one per active request)")
       ->check(CLI::Range(1, 1 << 16))->capture_default_str();

@@ -94,5 +94,24 @@ TEST(ConvertCli, MistakesAreOneLineErrors) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
+// A disk that takes only the first MiB (RLIMIT_FSIZE, with SIGXFSZ ignored: each write past
+// it is a short write, then EFBIG, as a full disk gives ENOSPC): one line, exit 1, and neither
+// the output nor a temporary under any name is left.
+TEST(ConvertCli, AShortWriteLeavesNothingUnderTheOutputName) {
+  const auto dir = temp_path("short-write");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const std::string out : {"model.gguf", "folder"}) {
+    const ProcessResult r = run_process({"/bin/bash", "-c", "trap '' XFSZ; ulimit -f 1024; exec \"$0\" \"$@\"", smol(),
+                                         "convert", (testing::fixtures_dir() / "tiny-f32").string(),
+                                         (dir / out).string(), "--type", "f32"});
+    EXPECT_EQ(r.exit_code, 1) << out << ": " << r.err;
+    EXPECT_NE(r.err.find("write error: File too large"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(std::filesystem::is_empty(dir)) << out << " left " << std::filesystem::directory_iterator(dir)->path();
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace smol

@@ -22,10 +22,12 @@ class PullCli : public ::testing::Test {
   void TearDown() override { fs::remove_all(home_); }
 
   // Runs smol with the Hub variables set (through env(1), so this process's stay untouched).
-  testing::ProcessResult smol(std::vector<std::string> args, bool offline = false) {
-    std::vector<std::string> all = {"/usr/bin/env", "HF_HOME=" + home_.string(), "HF_ENDPOINT=" + hub_.endpoint(),
+  // `wrap`: a command line to run it under.
+  testing::ProcessResult smol(std::vector<std::string> args, bool offline = false, std::vector<std::string> wrap = {}) {
+    std::vector<std::string> all = wrap;
+    all.insert(all.end(), {"/usr/bin/env", "HF_HOME=" + home_.string(), "HF_ENDPOINT=" + hub_.endpoint(),
                                     "HF_TOKEN=", offline ? "HF_HUB_OFFLINE=1" : "HF_HUB_OFFLINE=0",
-                                    "HF_HUB_CACHE=" + (home_ / "hub").string(), testing::smol_binary().string()};
+                           "HF_HUB_CACHE=" + (home_ / "hub").string(), testing::smol_binary().string()});
     all.insert(all.end(), args.begin(), args.end());
     return testing::run_process(all);
   }
@@ -52,6 +54,26 @@ TEST_F(PullCli, PullThenUseByNameOffline) {
   auto cached = smol({"generate", "-m", "test-org/tiny", "-p", "Hello", "-n", "8", "--temp", "0"});
   EXPECT_EQ(cached.out, by_folder.out);
   EXPECT_EQ(hub_.requests().size(), requests);
+}
+
+// A disk that takes only the first MiB (RLIMIT_FSIZE, SIGXFSZ ignored: short writes, then
+// EFBIG, as a full disk gives ENOSPC): one line, exit 1, no model file in the snapshot; the
+// next pull resumes the partial download and completes.
+TEST_F(PullCli, AFullDiskIsOneLineAndThePullResumesLater) {
+  auto full = smol({"pull", "test-org/tiny"}, false, {"/bin/bash", "-c", "trap '' XFSZ; ulimit -f 1024; exec \"$@\"", "-"});
+  EXPECT_EQ(full.exit_code, 1) << full.err;
+  EXPECT_NE(full.err.find("cannot write the download: File too large"), std::string::npos) << full.err;
+  const size_t error_at = full.err.find("smol pull: error: ");
+  ASSERT_NE(error_at, std::string::npos) << full.err;
+  EXPECT_EQ(full.err.find('\n', error_at), full.err.size() - 1) << "not one line: " << full.err;
+  const fs::path repo = home_ / "hub" / "models--test-org--tiny";
+  EXPECT_FALSE(fs::exists(repo / "snapshots" / testing::FakeHub::kCommit / "model.safetensors"));
+  for (const auto& e : fs::directory_iterator(repo / "blobs")) {
+    if (fs::file_size(e.path()) > (1 << 20) - 1) EXPECT_EQ(e.path().extension(), ".incomplete") << e.path();
+  }
+  auto again = smol({"pull", "test-org/tiny"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_TRUE(fs::is_regular_file(repo / "snapshots" / testing::FakeHub::kCommit / "model.safetensors"));
 }
 
 TEST_F(PullCli, ModelByNameDownloadsWhenNotCached) {

@@ -87,6 +87,12 @@ TEST(ServeErrors, ApiKeyIsRequiredOnV1) {
   EXPECT_EQ(json::parse(body)["error"]["code"], "invalid_api_key");
   body = post_json(c, "/v1/chat/completions", kChat, status, {{"Authorization", "Bearer sk-wrong"}});
   expect_error(body, status, 401, "invalid_request_error");
+  // Every byte counts: a prefix, one byte more, the last byte or the scheme's case wrong.
+  for (const char* wrong : {"Bearer sk-test-12", "Bearer sk-test-1234", "Bearer sk-test-124", "bearer sk-test-123",
+                            "sk-test-123", "Bearer "}) {
+    post_json(c, "/v1/chat/completions", kChat, status, {{"Authorization", wrong}});
+    EXPECT_EQ(status, 401) << wrong;
+  }
   auto models = c.Get("/v1/models");
   ASSERT_TRUE(models);
   EXPECT_EQ(models->status, 401);

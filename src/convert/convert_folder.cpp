@@ -1,10 +1,11 @@
 // Writing a model as a Hugging Face folder (F32/F16/BF16 safetensors), e.g. to get a GGUF back
 // into transformers or into smol's training code.
-#include <fstream>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include "convert/convert_source.hpp"
+#include "smol/atomic_file.hpp"
 #include "smol/error.hpp"
 #include "smol/gguf.hpp"
 #include "smol/thread_pool.hpp"
@@ -13,11 +14,52 @@ namespace smol {
 
 namespace {
 
-void write_json(const std::filesystem::path& path, const nlohmann::json& j) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << j.dump(2) << "\n";
-  if (!out) throw Error(fmt::format("{}: cannot write", path.string()));
-}
+void write_json(const std::filesystem::path& path, const nlohmann::json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
+
+// A new output folder is built beside its final name and renamed into place once complete, so
+// a crash or a full disk never leaves a half-converted model under that name. (An existing
+// folder gets each file replaced whole.)
+class StagedFolder {
+ public:
+  explicit StagedFolder(const std::filesystem::path& out) : final_(out.has_filename() ? out : out.parent_path()) {
+    std::error_code ec;
+    if (std::filesystem::exists(final_, ec)) {
+      dir_ = final_;
+      return;
+    }
+    dir_ = final_.string() + ".tmp-" + std::to_string(::getpid());
+    std::filesystem::remove_all(dir_, ec);
+    staged_ = true;
+  }
+  StagedFolder(const StagedFolder&) = delete;
+  StagedFolder& operator=(const StagedFolder&) = delete;
+  ~StagedFolder() {
+    std::error_code ec;
+    if (staged_) std::filesystem::remove_all(dir_, ec);
+  }
+  const std::filesystem::path& dir() const { return dir_; }
+  // An error message about a file in the staging folder, naming it as it will be called.
+  std::string as_final(std::string message) const {
+    if (!staged_) return message;
+    const std::string staging = dir_.string();
+    for (size_t at = message.find(staging); at != std::string::npos; at = message.find(staging, at)) {
+      message.replace(at, staging.size(), final_.string());
+    }
+    return message;
+  }
+  void commit() {
+    if (!staged_) return;
+    std::error_code ec;
+    std::filesystem::rename(dir_, final_, ec);
+    if (ec) throw Error(fmt::format("{}: cannot rename the finished folder into place: {}", final_.string(), ec.message()));
+    staged_ = false;
+    sync_dir(final_.parent_path());
+  }
+
+ private:
+  std::filesystem::path final_, dir_;
+  bool staged_ = false;
+};
 
 std::string token_text(const GgufMetadata& m, const std::vector<std::string>& tokens, const char* key,
                        const std::string& source) {
@@ -49,19 +91,9 @@ void write_tokenizer_files(const ConvertSource& source, const std::filesystem::p
   write_json(out / "generation_config.json", generation);
 }
 
-}  // namespace
-
-void write_hf_folder(const ConvertSource& source, const std::filesystem::path& out, ConvertType type,
-                     ThreadPool& pool, std::vector<ConvertedTensor>& written) {
-  DType dtype = DType::F32;
-  switch (type) {
-    case ConvertType::F32: dtype = DType::F32; break;
-    case ConvertType::F16: dtype = DType::F16; break;
-    case ConvertType::BF16: dtype = DType::BF16; break;
-    default:
-      throw Error(fmt::format("{}: a Hugging Face folder holds f32, f16 or bf16 weights; write {} to a .gguf file",
-                              out.string(), convert_type_name(type)));
-  }
+// Everything the folder holds, written into `out`.
+void write_folder_files(const ConvertSource& source, const std::filesystem::path& out, DType dtype, ThreadPool& pool,
+                        std::vector<ConvertedTensor>& written) {
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
   if (ec || !std::filesystem::is_directory(out)) {
@@ -85,16 +117,35 @@ void write_hf_folder(const ConvertSource& source, const std::filesystem::path& o
   write_json(out / "config.json", config.to_json());
   if (source.gguf) {
     write_tokenizer_files(source, out);
-    return;
+  } else {
+    for (const char* name : {"generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                             "special_tokens_map.json", "chat_template.jinja"}) {
+      // The copy is a new 0644 file, so a read-only source leaves it writable for a later convert.
+      if (std::filesystem::exists(source.path / name)) copy_file_atomic(source.path / name, out / name);
+    }
   }
-  for (const char* name : {"generation_config.json", "tokenizer.json", "tokenizer_config.json",
-                           "special_tokens_map.json", "chat_template.jinja"}) {
-    if (!std::filesystem::exists(source.path / name)) continue;
-    std::filesystem::copy_file(source.path / name, out / name, std::filesystem::copy_options::overwrite_existing, ec);
-    if (ec) throw Error(fmt::format("{}: cannot copy {}: {}", out.string(), name, ec.message()));
-    // Copies of read-only sources stay writable so a later convert can overwrite them.
-    std::filesystem::permissions(out / name, std::filesystem::perms::owner_write, std::filesystem::perm_options::add, ec);
+}
+
+}  // namespace
+
+void write_hf_folder(const ConvertSource& source, const std::filesystem::path& out_folder, ConvertType type,
+                     ThreadPool& pool, std::vector<ConvertedTensor>& written) {
+  DType dtype = DType::F32;
+  switch (type) {
+    case ConvertType::F32: dtype = DType::F32; break;
+    case ConvertType::F16: dtype = DType::F16; break;
+    case ConvertType::BF16: dtype = DType::BF16; break;
+    default:
+      throw Error(fmt::format("{}: a Hugging Face folder holds f32, f16 or bf16 weights; write {} to a .gguf file",
+                              out_folder.string(), convert_type_name(type)));
   }
+  StagedFolder staged(out_folder);
+  try {
+    write_folder_files(source, staged.dir(), dtype, pool, written);
+  } catch (const Error& e) {
+    throw Error(staged.as_final(e.what()));  // the user knows the folder by its final name
+  }
+  staged.commit();
 }
 
 }  // namespace smol

@@ -11,8 +11,8 @@
 
 #include <fmt/format.h>
 
-#include "formats/temp_file.hpp"
 #include "formats/text_util.hpp"
+#include "smol/atomic_file.hpp"
 #include "smol/error.hpp"
 #include "smol/gguf.hpp"
 
@@ -20,7 +20,6 @@ namespace smol {
 namespace {
 
 using formats_detail::printable;
-using formats_detail::TempFile;
 
 constexpr uint64_t kDefaultAlignment = 32;
 constexpr size_t kMaxNameBytes = 63;  // GGML_MAX_NAME - 1: llama.cpp refuses longer names
@@ -169,7 +168,7 @@ void write_gguf(const std::filesystem::path& path, const GgufMetadata& metadata,
   }
   header.pad_to(alignment);
 
-  TempFile out(path);
+  AtomicFile out(path);
   out.write(header.bytes().data(), header.bytes().size());
   std::vector<std::byte> buffer;
   for (size_t i = 0; i < tensors.size(); ++i) {

@@ -13,8 +13,8 @@
 
 #include <fmt/format.h>
 
-#include "formats/temp_file.hpp"
 #include "formats/text_util.hpp"
+#include "smol/atomic_file.hpp"
 #include "smol/error.hpp"
 #include "smol/safetensors.hpp"
 
@@ -24,7 +24,6 @@ namespace {
 static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
 
 using formats_detail::printable;
-using formats_detail::TempFile;
 
 uint64_t checked_nbytes(const TensorView& t, const std::string& where) {
   uint64_t numel = 1;
@@ -107,7 +106,7 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
     byte = static_cast<unsigned char>(n & 0xff);
     n >>= 8;
   }
-  TempFile out(path);
+  AtomicFile out(path);
   out.write(prefix, sizeof prefix);
   out.write(text.data(), text.size());
   for (const TensorView* t : order) out.write(t->data, t->nbytes);

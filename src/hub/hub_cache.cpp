@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hub/hub_names.hpp"
+#include "smol/atomic_file.hpp"
 #include "smol/error.hpp"
 
 namespace smol {
@@ -76,13 +77,7 @@ void write_ref(const fs::path& repo_dir, const std::string& revision, const std:
   check_commit(commit, "the commit to record");
   const fs::path ref = inside_cache(repo_dir, repo_dir / "refs" / revision);
   fs::create_directories(ref.parent_path());
-  const fs::path tmp = ref.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << commit;
-    if (!out) throw Error(tmp.string() + ": cannot write");
-  }
-  fs::rename(tmp, ref);
+  write_file_atomic(ref, commit);
 }
 
 void link_snapshot_file(const fs::path& repo_dir, const std::string& commit, const std::string& file,
@@ -99,10 +94,17 @@ void link_snapshot_file(const fs::path& repo_dir, const std::string& commit, con
   link = inside_cache(repo_dir, link);  // again: a folder on the way may have been a link
   const fs::path blob_path = inside_cache(repo_dir, repo_dir / "blobs" / blob);
   const fs::path target = fs::relative(blob_path, link.parent_path());
+  // Made beside and renamed over the old one: the snapshot never lacks the file.
+  const fs::path tmp = link.string() + ".link-tmp";
   std::error_code ec;
-  fs::remove(link, ec);
-  fs::create_symlink(target, link, ec);
-  if (ec) throw Error(link.string() + ": cannot create link: " + ec.message());
+  fs::remove(tmp, ec);
+  fs::create_symlink(target, tmp, ec);
+  if (!ec) fs::rename(tmp, link, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw Error(link.string() + ": cannot create link: " + ec.message());
+  }
 }
 
 namespace {

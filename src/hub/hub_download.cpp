@@ -4,12 +4,14 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 
 #include <fmt/format.h>
 
+#include "smol/atomic_file.hpp"
 #include "smol/error.hpp"
 
 namespace smol::hub {
@@ -81,6 +83,7 @@ struct FileSink {
   int64_t limit = -1;       // bytes this response may add
   int64_t full_size = -1;   // the whole file, for a response that starts over
   bool failed = false;
+  int write_errno = 0;  // the disk refused the bytes (ENOSPC, EFBIG, EIO)
 };
 
 size_t write_file(char* data, size_t size, size_t n, void* user) {
@@ -89,7 +92,10 @@ size_t write_file(char* data, size_t size, size_t n, void* user) {
   if (sink.status == 0) {
     curl_easy_getinfo(sink.curl, CURLINFO_RESPONSE_CODE, &sink.status);
     if (sink.status == 200 && sink.restart) {
-      if (std::fflush(sink.file) != 0 || ftruncate(fileno(sink.file), 0) != 0) return 0;
+      if (std::fflush(sink.file) != 0 || ftruncate(fileno(sink.file), 0) != 0) {
+        sink.write_errno = errno ? errno : EIO;
+        return 0;
+      }
       std::fseek(sink.file, 0, SEEK_SET);
       sink.limit = sink.full_size;
     }
@@ -99,7 +105,10 @@ size_t write_file(char* data, size_t size, size_t n, void* user) {
     sink.failed = true;  // more than the file's size: the server is not sending this file
     return 0;
   }
-  if (std::fwrite(data, 1, bytes, sink.file) != bytes) return 0;
+  if (std::fwrite(data, 1, bytes, sink.file) != bytes) {
+    sink.write_errno = errno ? errno : EIO;
+    return 0;
+  }
   sink.written += static_cast<int64_t>(bytes);
   return bytes;
 }
@@ -196,7 +205,9 @@ int64_t download_to(const std::string& url, const std::string& token, const fs::
     curl_easy_setopt(curl.get(), CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, &state);
     const CURLcode rc = curl_easy_perform(curl.get());
-    const bool closed = std::fclose(file) == 0;
+    errno = 0;
+    const bool closed = std::fclose(file) == 0;  // flushes the last buffered bytes
+    if (!closed && sink.write_errno == 0) sink.write_errno = errno ? errno : EIO;
     received += sink.written;
     long status = sink.status;
     if (status == 0) curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
@@ -212,7 +223,9 @@ int64_t download_to(const std::string& url, const std::string& token, const fs::
       fs::remove(partial, ec);
       throw Error(fmt::format("{}: the server sent more than the expected {} bytes", url, expected_size));
     }
-    if (!closed) throw Error(partial.string() + ": write error (disk full?)");
+    // A disk that refuses the bytes stays full on the next try: no retry. The partial file
+    // keeps what was written, so a later pull resumes from there.
+    if (sink.write_errno != 0) throw_io_error(partial, "cannot write the download", sink.write_errno);
     if (rc == CURLE_OK) return received;
     // A dropped connection keeps what arrived; the next try asks for the rest.
     if (attempt == tries) throw Error(fmt::format("{} (after {} tries)", transfer_error(url, rc, limits, false), tries));

@@ -11,6 +11,7 @@
 #include "hub/hub_cache.hpp"
 #include "hub/hub_download.hpp"
 #include "hub/hub_names.hpp"
+#include "smol/atomic_file.hpp"
 #include "smol/error.hpp"
 #include "smol/hub.hpp"
 
@@ -146,7 +147,7 @@ class Puller {
         },
         [&](const std::string& message) { note(file.name + ": " + message); });
     verify(file, partial);
-    fs::rename(partial, blob);
+    rename_durably(partial, blob);  // flushed first: a power cut cannot leave an empty blob
     return file.blob();
   }
 

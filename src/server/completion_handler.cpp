@@ -151,12 +151,12 @@ void send_error(httplib::Response& res, const ApiError& error) {
   res.set_content(dump(error_body(error)), "application/json");
 }
 
-void handle_completion(ServerState& state, Endpoint endpoint, const httplib::Request& req, httplib::Response& res) {
+void handle_completion(ServerState& state, Endpoint endpoint, const std::string& body, httplib::Response& res) {
   ++state.metrics.requests_total;
   auto in_flight = std::make_shared<InFlight>(state.in_flight);
   try {
     if (!state.accepting) throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
-    const CompletionParams params = parse_completion_request(req.body, endpoint);
+    const CompletionParams params = parse_completion_request(body, endpoint);
     if (!state.model.encoder_decoder && params.num_beams.value_or(1) > 1) {
       throw ApiError(400, "'num_beams' needs an encoder-decoder model: this server samples or decodes greedily",
                      "invalid_request_error", "num_beams");

@@ -1,9 +1,11 @@
 // smol::Server: the HTTP routes, authentication, and the order of shutdown.
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "server/request_guard.hpp"
 #include "server/scheduler.hpp"
 #include "server/seq2seq_scheduler.hpp"
 #include "server/server_state.hpp"
@@ -54,6 +56,34 @@ server::ModelInfo model_info(const Engine& engine) {
   return info;
 }
 
+ApiError body_too_large(size_t limit) {
+  return ApiError(413, fmt::format("request body larger than {} bytes (smol serve --max-body-bytes)", limit),
+                  "invalid_request_error", "", "request_too_large");
+}
+
+// A POST body, read up to `limit` bytes whatever its framing: httplib refuses a Content-Length
+// above its payload limit (and skips that body), but reads a chunked body to any size. Past
+// the limit the rest is read and dropped, up to a bound, so the client is reading its 413 when
+// the connection closes rather than being reset in the middle of writing.
+std::optional<std::string> read_body(const httplib::ContentReader& reader, httplib::Response& res, size_t limit) {
+  constexpr size_t kDrainBytes = 64u << 20;
+  std::string body;
+  size_t dropped = 0;
+  const bool complete = reader([&](const char* data, size_t n) {
+    if (dropped == 0 && body.size() + n <= limit) {
+      body.append(data, n);
+      return true;
+    }
+    dropped += n;
+    return dropped <= kDrainBytes;
+  });
+  if (complete && dropped == 0) return body;
+  res.set_header("Connection", "close");
+  send_error(res, dropped > 0 || res.status == 413 ? body_too_large(limit)
+                                                   : ApiError(400, "the request body could not be read"));
+  return std::nullopt;
+}
+
 server::ModelInfo model_info(const Seq2SeqEngine& engine) {
   // Without tokenizer files there is no text to serve: tokenizer() says what is missing.
   return server::ModelInfo{.tokenizer = engine.tokenizer(),
@@ -75,8 +105,21 @@ struct Server::Impl {
   bool stopped = false;
 };
 
-Server::Server(Engine& engine, const ServerOptions& options) {
+namespace {
+
+void check_options(const ServerOptions& options) {
   if (options.queue < 0) throw Error("--queue must be >= 0");
+  if (options.max_body_bytes == 0) throw Error("--max-body-bytes must be > 0");
+  if (!options.cors_origin.empty() && !server::is_cors_origin(options.cors_origin)) {
+    throw Error(fmt::format("--cors '{}' is not an origin: give scheme://host[:port] (e.g. http://localhost:3000) or *",
+                            options.cors_origin));
+  }
+}
+
+}  // namespace
+
+Server::Server(Engine& engine, const ServerOptions& options) {
+  check_options(options);
   impl_ = std::make_unique<Impl>(model_info(engine), resolved(engine, options));
   const ServerOptions& o = impl_->state.options;
   impl_->state.runner = std::make_unique<server::Scheduler>(
@@ -92,7 +135,7 @@ Server::Server(Engine& engine, const ServerOptions& options) {
 }
 
 Server::Server(Seq2SeqEngine& engine, const ServerOptions& options) {
-  if (options.queue < 0) throw Error("--queue must be >= 0");
+  check_options(options);
   impl_ = std::make_unique<Impl>(model_info(engine), resolved(engine, options));
   const ServerOptions& o = impl_->state.options;
   impl_->state.runner = std::make_unique<server::Seq2SeqScheduler>(
@@ -113,7 +156,9 @@ void Server::Impl::configure_http() {
   const size_t threads = static_cast<size_t>(2 * (o.parallel + o.queue) + 16);
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http.set_keep_alive_timeout(2);
-  http.set_payload_max_length(16 << 20);
+  // httplib answers a larger Content-Length with 413 before reading the body (the error
+  // handler below gives it the JSON body); a chunked body is checked in the handlers.
+  http.set_payload_max_length(o.max_body_bytes);
   install_routes();
 }
 
@@ -153,21 +198,28 @@ void Server::stop() {
 bool Server::Impl::authorized(const httplib::Request& req) const {
   const std::string& key = state.options.api_key;
   if (key.empty()) return true;
-  const std::string header = req.get_header_value("Authorization");
-  const std::string expected = "Bearer " + key;
-  // Constant-time compare, so the key cannot be guessed byte by byte from response times.
-  if (header.size() != expected.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < header.size(); ++i) diff |= static_cast<unsigned char>(header[i] ^ expected[i]);
-  return diff == 0;
+  return server::constant_time_equal(req.get_header_value("Authorization"), "Bearer " + key);
 }
 
 void Server::Impl::install_routes() {
-  http.set_default_headers({{"Access-Control-Allow-Origin", "*"}});
-  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (req.method == "OPTIONS") {  // CORS preflight from browser clients on other origins
+  const std::string& cors = state.options.cors_origin;
+  if (!cors.empty()) {  // off by default: any page the user visits could drive the server
+    http.set_default_headers({{"Access-Control-Allow-Origin", cors}, {"Vary", "Origin"}});
+  }
+  http.set_pre_routing_handler([this, cors](const httplib::Request& req, httplib::Response& res) {
+    const std::string origin = req.get_header_value("Origin");
+    if (!server::origin_allowed(origin, req.get_header_value("Host"), cors)) {
+      send_error(res, ApiError(403,
+                               fmt::format("cross-origin request from {} refused: start smol serve with --cors {} to "
+                                           "allow that origin",
+                                           origin, origin),
+                               "invalid_request_error", "", "origin_not_allowed"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.method == "OPTIONS") {  // CORS preflight from the --cors origin's pages
       res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
       res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+      res.set_header("Access-Control-Max-Age", "600");
       res.status = 204;
       return httplib::Server::HandlerResponse::Handled;
     }
@@ -180,8 +232,9 @@ void Server::Impl::install_routes() {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;  // a handler's own error body
+    if (res.status == 413) return send_error(res, body_too_large(state.options.max_body_bytes));
     const std::string message = res.status == 404 ? fmt::format("no route for {} {}", req.method, req.path)
                                                   : fmt::format("HTTP {}", res.status);
     send_error(res, ApiError(res.status, message, res.status == 404 ? "not_found_error" : "invalid_request_error"));
@@ -197,12 +250,15 @@ void Server::Impl::install_routes() {
     send_error(res, ApiError(500, what, "server_error"));
   });
 
-  http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    handle_completion(state, Endpoint::Chat, req, res);
-  });
-  http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    handle_completion(state, Endpoint::Completion, req, res);
-  });
+  for (const auto& [path, endpoint] : {std::pair{"/v1/chat/completions", Endpoint::Chat},
+                                        std::pair{"/v1/completions", Endpoint::Completion}}) {
+    http.Post(path, [this, endpoint](const httplib::Request& req, httplib::Response& res,
+                                     const httplib::ContentReader& reader) {
+      if (const auto body = read_body(reader, res, state.options.max_body_bytes)) {
+        handle_completion(state, endpoint, *body, res);
+      }
+    });
+  }
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     const json model = {{"id", state.options.model_name},
                         {"object", "model"},

@@ -44,6 +44,6 @@ struct ServerState {
 
 void send_error(httplib::Response& res, const ApiError& error);
 // POST /v1/chat/completions and /v1/completions, streamed or not.
-void handle_completion(ServerState& state, Endpoint endpoint, const httplib::Request& req, httplib::Response& res);
+void handle_completion(ServerState& state, Endpoint endpoint, const std::string& body, httplib::Response& res);
 
 }  // namespace smol::server

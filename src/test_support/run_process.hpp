@@ -30,6 +30,23 @@ inline std::string slurp(const std::filesystem::path& p) {
   return s.str();
 }
 
+// Starts a program in the background, stdin from /dev/null and stdout + stderr into `log`;
+// returns its pid, or -1 when it cannot start. For tests that signal or kill what they run.
+inline pid_t spawn_logged(const std::vector<std::string>& args, const std::filesystem::path& log) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
 inline ProcessResult run_process(const std::vector<std::string>& args, const std::string& stdin_text = "") {
   static int counter = 0;
   const auto dir = std::filesystem::temp_directory_path() /

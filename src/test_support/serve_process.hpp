@@ -32,20 +32,8 @@ class ServeProcess {
     std::vector<std::string> args = {smol_binary().string(), "serve", "-m", (fixtures_dir() / model).string(),
                                      "--port", "0", "-t", "2"};
     args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      pid_ = -1;
-      return;
-    }
+    pid_ = spawn_logged(args, log_);
+    if (pid_ < 0) return;
     const std::regex listening("listening on http://[^:]+:([0-9]+)");
     for (int i = 0; i < 300 && port_ == 0 && running(); ++i) {
       std::smatch m;

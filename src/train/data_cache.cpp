@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "smol/chat_template.hpp"
+#include "smol/atomic_file.hpp"
 #include "smol/error.hpp"
 #include "smol/tokenizer.hpp"
 #include "smol/train_data.hpp"
@@ -63,16 +64,11 @@ void write_token_cache(const std::filesystem::path& path, const TokenData& d, ui
   h.data_mtime_ns = s.mtime_ns;
   h.n_tokens = d.size();
   h.has_mask = d.scored().empty() ? 0 : 1;
-  const auto tmp = std::filesystem::path(fmt::format("{}.tmp-{}", path.string(), ::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(tmp.string() + ": cannot create the token cache");
-    out.write(reinterpret_cast<const char*>(&h), sizeof(h));
-    out.write(reinterpret_cast<const char*>(d.tokens().data()), static_cast<std::streamsize>(d.size() * 4));
-    out.write(reinterpret_cast<const char*>(d.scored().data()), static_cast<std::streamsize>(d.scored().size()));
-    if (!out.flush()) throw Error(tmp.string() + ": write error");
-  }
-  std::filesystem::rename(tmp, path);
+  AtomicFile out(path);
+  out.write(&h, sizeof(h));
+  out.write(d.tokens().data(), d.size() * 4);
+  out.write(d.scored().data(), d.scored().size());
+  out.commit();
 }
 
 }  // namespace

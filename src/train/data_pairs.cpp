@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "smol/atomic_file.hpp"
 #include "smol/error.hpp"
 #include "smol/tokenizer.hpp"
 #include "smol/train_data.hpp"
@@ -64,21 +65,14 @@ void write_cache(const std::filesystem::path& path, const PairData& d, uint64_t 
   h.n_target = d.target_tokens.size();
   h.truncated_sources = static_cast<uint64_t>(d.truncated_sources);
   h.truncated_targets = static_cast<uint64_t>(d.truncated_targets);
-  const auto tmp = std::filesystem::path(fmt::format("{}.tmp-{}", path.string(), ::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(tmp.string() + ": cannot create the pair cache");
-    out.write(reinterpret_cast<const char*>(&h), sizeof(h));
-    auto write = [&](const auto& v) {
-      out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(v[0])));
-    };
-    write(d.source_offsets);
-    write(d.target_offsets);
-    write(d.source_tokens);
-    write(d.target_tokens);
-    if (!out.flush()) throw Error(tmp.string() + ": write error");
-  }
-  std::filesystem::rename(tmp, path);
+  AtomicFile out(path);
+  out.write(&h, sizeof(h));
+  auto write = [&](const auto& v) { out.write(v.data(), v.size() * sizeof(v[0])); };
+  write(d.source_offsets);
+  write(d.target_offsets);
+  write(d.source_tokens);
+  write(d.target_tokens);
+  out.commit();
 }
 
 // Empty data when the cache is missing, stale or not ours.

@@ -2,12 +2,12 @@
 #include "train/train_log.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
+#include "smol/atomic_file.hpp"
 #include "smol/error.hpp"
 
 namespace smol {
@@ -25,10 +25,12 @@ TrainLog::TrainLog(const std::filesystem::path& file, int64_t resume_step) : fil
       }
     }
   }
-  out_.open(file, std::ios::trunc);
+  // The kept records replace the file in one rename: a crash now cannot lose the history.
+  std::string kept;
+  for (const auto& r : records_) kept += r.dump() + "\n";
+  write_file_atomic(file, kept);
+  out_.open(file, std::ios::app);
   if (!out_) throw Error(file.string() + ": cannot write the training log");
-  for (const auto& r : records_) out_ << r.dump() << "\n";
-  out_.flush();
 }
 
 void TrainLog::append(const nlohmann::json& record) {
@@ -120,13 +122,7 @@ void write_loss_svg(const std::filesystem::path& file, const std::vector<nlohman
                      "<text x=\"{3}\" y=\"{4}\">validation loss</text>\n", W - 200, W - 180, top + 34, W - 175, top + 38);
   svg << "</svg>\n";
 
-  const auto tmp = std::filesystem::path(fmt::format("{}.tmp-{}", file.string(), ::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << svg.str();
-    if (!out.flush()) throw Error(tmp.string() + ": write error");
-  }
-  std::filesystem::rename(tmp, file);
+  write_file_atomic(file, svg.str());
 }
 
 }  // namespace smol

@@ -41,6 +41,8 @@ nlohmann::json step_record(const StepResult& r, double elapsed, int64_t tokens_t
 void run_training(const TrainOptions& options_in, Distributed& dist, const TrainCallbacks& cb) {
   TrainOptions options = options_in;
   options.validate();
+  // --resume OUT reads the checkpoint OUT/latest names, which is whole whatever a crash cut.
+  if (!options.resume.empty()) options.resume = resolve_checkpoint_dir(options.resume);
   auto say = [&](const std::string& m) {
     if (dist.is_root() && cb.message) cb.message(m);
   };

@@ -292,10 +292,12 @@ EvalResult Trainer::evaluate() {
   return e;
 }
 
-void Trainer::save(const std::filesystem::path& dir) const {
-  const auto tokenizer_dir = options_.resume.empty() ? options_.model : options_.resume;
-  save_checkpoint(dir, model_, optimizer_, state_, options_.save_dtype == "bf16" ? DType::BF16 : DType::F32,
-                  tokenizer_dir);
+void Trainer::save(const std::filesystem::path& dir) {
+  if (tokenizer_dir_.empty()) {
+    tokenizer_dir_ = options_.resume.empty() ? options_.model : resolve_checkpoint_dir(options_.resume);
+  }
+  tokenizer_dir_ = save_checkpoint(dir, model_, optimizer_, state_,
+                                   options_.save_dtype == "bf16" ? DType::BF16 : DType::F32, tokenizer_dir_);
 }
 
 }  // namespace smol
