@@ -79,6 +79,15 @@ struct SoftmaxStats {
 };
 SoftmaxStats softmax_with_stats(const float* x, float* p, int n);
 
+// One AdamW step over n parameters p with gradients g and moments m, v (training):
+//   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g g,
+//   p -= lr ((m inv_bc1) / (sqrt(v) inv_sqrt_bc2 + eps) + weight_decay p),
+// in float32 without fused multiply-adds (the same bits as the plain scalar loop).
+struct AdamWScalars {
+  float beta1, beta2, inv_bc1, inv_sqrt_bc2, eps, lr, weight_decay;
+};
+void adamw_step(float* p, const float* g, float* m, float* v, size_t n, const AdamWScalars& c);
+
 // One query row of an attention head's backward pass (training). With the row's softmax
 // probabilities p and dropout multipliers mask (null: none) over its n_keys keys and its
 // output gradient dout:

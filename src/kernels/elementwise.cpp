@@ -165,6 +165,30 @@ SoftmaxStats SoftmaxWithStats(const float* x, float* p, int count) {
   return stats;
 }
 
+// Separate multiplies and adds, no fused ones, also in the tail (one lane at a time, so that
+// the compiler cannot contract scalar code): every element the same bits as a plain loop.
+template <class D>
+HWY_INLINE void AdamWLanes(D d, float* p, const float* g, float* m, float* v, const AdamWScalars& c) {
+  const auto gi = hn::LoadU(d, g), pi = hn::LoadU(d, p);
+  const auto mi = hn::Add(hn::Mul(hn::Set(d, c.beta1), hn::LoadU(d, m)), hn::Mul(hn::Set(d, 1.0f - c.beta1), gi));
+  const auto vi =
+      hn::Add(hn::Mul(hn::Set(d, c.beta2), hn::LoadU(d, v)), hn::Mul(hn::Mul(hn::Set(d, 1.0f - c.beta2), gi), gi));
+  hn::StoreU(mi, d, m);
+  hn::StoreU(vi, d, v);
+  const auto denom = hn::Add(hn::Mul(hn::Sqrt(vi), hn::Set(d, c.inv_sqrt_bc2)), hn::Set(d, c.eps));
+  const auto update = hn::Add(hn::Div(hn::Mul(mi, hn::Set(d, c.inv_bc1)), denom), hn::Mul(hn::Set(d, c.weight_decay), pi));
+  hn::StoreU(hn::Sub(pi, hn::Mul(hn::Set(d, c.lr), update)), d, p);
+}
+
+void AdamWStep(float* p, const float* g, float* m, float* v, size_t count, const AdamWScalars& c) {
+  const DF df;
+  const size_t n = hn::Lanes(df);
+  size_t i = 0;
+  for (; i + n <= count; i += n) AdamWLanes(df, p + i, g + i, m + i, v + i, c);
+  const hn::CappedTag<float, 1> d1;
+  for (; i < count; ++i) AdamWLanes(d1, p + i, g + i, m + i, v + i, c);
+}
+
 }  // namespace smol::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -176,6 +200,7 @@ HWY_EXPORT(Softmax);
 HWY_EXPORT(SumExpShifted);
 HWY_EXPORT(SiluMul);
 HWY_EXPORT(SoftmaxWithStats);
+HWY_EXPORT(AdamWStep);
 
 void rms_norm(const float* x, const float* weight, float eps, int dim, float* y) {
   HWY_DYNAMIC_DISPATCH(RmsNorm)(x, weight, eps, dim, y);
@@ -189,6 +214,10 @@ void softmax(float* x, int n) { HWY_DYNAMIC_DISPATCH(Softmax)(x, n); }
 double sum_exp_shifted(const float* x, int n, float shift) { return HWY_DYNAMIC_DISPATCH(SumExpShifted)(x, n, shift); }
 
 void silu_mul(float* gate, const float* up, int n) { HWY_DYNAMIC_DISPATCH(SiluMul)(gate, up, n); }
+
+void adamw_step(float* p, const float* g, float* m, float* v, size_t n, const AdamWScalars& c) {
+  HWY_DYNAMIC_DISPATCH(AdamWStep)(p, g, m, v, n, c);
+}
 
 SoftmaxStats softmax_with_stats(const float* x, float* p, int n) {
   return HWY_DYNAMIC_DISPATCH(SoftmaxWithStats)(x, p, n);

@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "smol/error.hpp"
+#include "smol/kernels.hpp"
 #include "smol/thread_pool.hpp"
 #include "smol/train_optim.hpp"
 
@@ -93,14 +94,9 @@ void adamw_update(ThreadPool& pool, const ParamLayout& layout, float* params, co
     const float* g = grads + t.offset;
     float* m = s.m.data() + t.offset;
     float* v = s.v.data() + t.offset;
+    const AdamWScalars scalars{b1, b2, inv_bc1, inv_sqrt_bc2, eps, lr_t, wd};
     pool.parallel_for(t.numel, [&](size_t begin, size_t end) {
-      for (size_t i = begin; i < end; ++i) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        const float mhat = m[i] * inv_bc1;
-        const float vhat_sqrt = std::sqrt(v[i]) * inv_sqrt_bc2;
-        p[i] -= lr_t * (mhat / (vhat_sqrt + eps) + wd * p[i]);
-      }
+      adamw_step(p + begin, g + begin, m + begin, v + begin, end - begin, scalars);
     });
   }
 }
