@@ -59,12 +59,23 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
   start = std::chrono::steady_clock::now();
   StreamDecoder decoder(engine.tokenizer());
   std::span<float> logits(buf.logits.data(), config.vocab_size);
+  std::optional<GrammarMatcher> grammar;
+  if (options.grammar) grammar.emplace(*options.grammar, engine.grammar_vocab(), stop_ids);
   for (int i = 0; i < options.max_new_tokens; ++i) {
-    const int32_t next = sampler.sample(logits, history);
+    if (grammar) {
+      if (grammar->finished()) {  // only a stop id could follow
+        result.finish_reason = "stop";
+        break;
+      }
+      // Tokens this call can still produce, this one included (see the breaks below).
+      grammar->set_remaining(std::min(options.max_new_tokens - i, capacity - prompt_len + 1 - i));
+    }
+    const int32_t next = sampler.sample(logits, history, grammar ? &*grammar : nullptr);
     if (std::find(stop_ids.begin(), stop_ids.end(), next) != stop_ids.end()) {
       result.finish_reason = "stop";
       break;
     }
+    if (grammar) grammar->accept(next);
     result.tokens.push_back(next);
     history.push_back(next);
     const std::string text = decoder.push(next);
