@@ -64,6 +64,7 @@ struct GenerateOptions {
 struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids, without the stop token
   std::string finish_reason;    // "stop" (stop token or callback) or "length"
+  bool grammar_complete = false;  // with options.grammar: the output is a whole sentence of it
   int prompt_tokens = 0;
   double prefill_seconds = 0.0;
   double decode_seconds = 0.0;

@@ -88,6 +88,7 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
     const int32_t token[1] = {next};
     model.forward(token, kv, buf, engine.pool(), Logits::Last);
   }
+  if (grammar) result.grammar_complete = grammar->can_end();
   const std::string rest = decoder.flush();
   if (!rest.empty()) on_text(rest);
   result.decode_seconds = seconds_since(start);

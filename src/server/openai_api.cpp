@@ -170,8 +170,10 @@ CompletionParams parse_completion_request(const std::string& body_text, Endpoint
   }
   if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
 
+  refuse_unsupported_fields(body, endpoint);
   CompletionParams params;
   params.endpoint = endpoint;
+  params.grammar = parse_output_constraint(body);
   if (const json* model = field(body, "model")) {
     if (!model->is_string()) throw bad_field("model", "must be a string");
     params.model = model->get<std::string>();
