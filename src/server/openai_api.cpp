@@ -170,10 +170,8 @@ CompletionParams parse_completion_request(const std::string& body_text, Endpoint
   }
   if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
 
-  refuse_unsupported_fields(body, endpoint);
   CompletionParams params;
   params.endpoint = endpoint;
-  params.grammar = parse_output_constraint(body);
   if (const json* model = field(body, "model")) {
     if (!model->is_string()) throw bad_field("model", "must be a string");
     params.model = model->get<std::string>();
@@ -183,6 +181,8 @@ CompletionParams parse_completion_request(const std::string& body_text, Endpoint
   } else {
     parse_prompt(body, params);
   }
+  refuse_unsupported_fields(body, endpoint);
+  params.grammar = parse_output_constraint(body);
   auto max_tokens = integer(body, "max_tokens");
   if (endpoint == Endpoint::Chat) {
     if (auto m = integer(body, "max_completion_tokens")) max_tokens = m;
