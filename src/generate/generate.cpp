@@ -50,6 +50,9 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
   history.reserve(prompt_len + options.max_new_tokens);
 
   auto start = std::chrono::steady_clock::now();
+  // Building the vocabulary trie (once per engine) counts as time to the first token.
+  std::optional<GrammarMatcher> grammar;
+  if (options.grammar) grammar.emplace(*options.grammar, engine.grammar_vocab(), stop_ids);
   for (int done = 0; done < prompt_len; done += batch) {
     const int n = std::min(batch, prompt_len - done);
     model.forward(prompt.subspan(done, n), kv, buf, engine.pool(), Logits::Last);
@@ -59,8 +62,6 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
   start = std::chrono::steady_clock::now();
   StreamDecoder decoder(engine.tokenizer());
   std::span<float> logits(buf.logits.data(), config.vocab_size);
-  std::optional<GrammarMatcher> grammar;
-  if (options.grammar) grammar.emplace(*options.grammar, engine.grammar_vocab(), stop_ids);
   for (int i = 0; i < options.max_new_tokens; ++i) {
     if (grammar) {
       if (grammar->finished()) {  // only a stop id could follow

@@ -193,15 +193,19 @@ struct GrammarMatcher::Automaton {
     return s;
   }
 
-  // Allowed tokens from state s whose resulting dist is at most `limit`; returns how many
-  // and the largest dist among them.
-  std::pair<size_t, uint32_t> compute_mask(int32_t s, uint32_t limit, std::vector<uint64_t>& bits) {
+  struct MaskStats {
+    size_t count = 0;           // tokens within the limit
+    uint32_t max_dist = 0;      // the largest dist among them
+    uint32_t min_dist = kInf;   // the smallest dist any valid token leads to
+  };
+
+  // Allowed tokens from state s whose resulting dist is at most `limit`.
+  MaskStats compute_mask(int32_t s, uint32_t limit, std::vector<uint64_t>& bits) {
     using Node = GrammarVocab::Impl::Node;
     bits.assign((trie.size + 63) / 64, 0);
     at_depth.resize(trie.max_depth + 1u);
     at_depth[0] = s;
-    size_t count = 0;
-    uint32_t max_dist = 0;
+    MaskStats stats;
     const Node* nodes = trie.nodes.data();
     const size_t n = trie.nodes.size();
     for (size_t i = 1; i < n;) {
@@ -214,10 +218,11 @@ struct GrammarMatcher::Automaton {
       at_depth[node.depth] = t;
       if (node.token != GrammarVocab::Impl::kNoToken) {
         const uint32_t d = states[t].dist;
+        stats.min_dist = std::min(stats.min_dist, d);
         if (d <= limit) {
           bits[node.token / 64] |= uint64_t{1} << (node.token % 64);
-          max_dist = std::max(max_dist, d);
-          ++count;
+          stats.max_dist = std::max(stats.max_dist, d);
+          ++stats.count;
         }
       }
       ++i;
@@ -225,13 +230,13 @@ struct GrammarMatcher::Automaton {
     for (auto [token, same] : trie.aliases) {
       if ((bits[same / 64] >> (same % 64)) & 1) bits[token / 64] |= uint64_t{1} << (token % 64);
     }
-    return {count, max_dist};
+    return stats;
   }
 
   const std::vector<uint64_t>& mask_of(int32_t s) {
     if (states[s].mask.empty()) {
       std::vector<uint64_t> bits;
-      const uint32_t max_dist = compute_mask(s, kInf, bits).second;
+      const uint32_t max_dist = compute_mask(s, kInf, bits).max_dist;
       cache_bytes += bits.size() * sizeof(uint64_t);
       states[s].mask = std::move(bits);
       states[s].mask_max_dist = max_dist;
@@ -295,10 +300,13 @@ void GrammarMatcher::mask(std::span<float> logits) {
   a.mask_of(state_);
   bool use_filtered = false;
   if (remaining_ != INT64_MAX && static_cast<int64_t>(a.states[state_].mask_max_dist) > remaining_ - 1) {
-    // Near the token limit: only tokens after which the rest still fits. If none does (a
-    // vocabulary without single-byte tokens), fall back to every valid token.
+    // Near the token limit: only tokens after which the rest still fits (in bytes, which
+    // single-byte tokens can always spell). If none does (the limit was too small from the
+    // start), the tokens that get closest to the end, so the text ends as soon as it can.
     const auto limit = static_cast<uint32_t>(std::max<int64_t>(0, remaining_ - 1));
-    use_filtered = a.compute_mask(state_, limit, a.filtered).first > 0 || can_end();
+    const auto stats = a.compute_mask(state_, limit, a.filtered);
+    if (stats.count == 0 && !can_end() && stats.min_dist < kInf) a.compute_mask(state_, stats.min_dist, a.filtered);
+    use_filtered = stats.count > 0 || can_end() || stats.min_dist < kInf;
   }
   const std::vector<uint64_t>* bits = use_filtered ? &a.filtered : &a.states[state_].mask;
   const float ninf = -std::numeric_limits<float>::infinity();

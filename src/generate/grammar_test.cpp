@@ -199,6 +199,17 @@ TEST(GrammarMatcher, NearTheTokenLimitOnlyTokensThatStillFinishInTime) {
   EXPECT_TRUE(m.allows(2));
 }
 
+TEST(GrammarMatcher, WhenNothingFitsTheLimitTheTokensClosestToTheEnd) {
+  const Grammar g = Grammar::from_gbnf("root ::= \"ab\" \"cd\"\n");
+  auto vocab = std::make_shared<GrammarVocab>(std::vector<std::string>{"a", "ab", "abc", "x", ""});
+  GrammarMatcher m(g, vocab, {4});
+  m.set_remaining(1);
+  std::vector<float> logits(5, 0.0f);
+  m.mask(logits);
+  const float ninf = -std::numeric_limits<float>::infinity();
+  EXPECT_EQ(logits, (std::vector<float>{ninf, ninf, 0, ninf, ninf}));
+}
+
 TEST(GrammarMatcher, CopiesShareTheAutomatonButNotThePosition) {
   const Grammar g = Grammar::from_gbnf("root ::= [a-z]+\n");
   GrammarMatcher a(g, byte_vocab(), {kEnd});
