@@ -3,6 +3,11 @@
 every schema in tests/grammars/schemas and seeds [FIRST, LAST); stdout must parse strictly (no duplicate
 keys, no NaN/Infinity) and validate under python3-jsonschema (draft 2020-12, formats checked).
 Usage: bench/grammar_cli_jsonschema.py FIRST LAST   (from the checkout root, build/smol built)"""
+import glob
+import json
+import subprocess
+import sys
+
 from jsonschema import Draft202012Validator
 bad = 0; n = 0
 def no_dupes(pairs):
