@@ -18,6 +18,7 @@
 #include <set>
 
 #include "generate/json_schema_rules.hpp"
+#include "generate/json_schema_words.hpp"
 #include "smol/error.hpp"
 #include "smol/grammar.hpp"
 
@@ -25,35 +26,10 @@ namespace smol {
 
 namespace {
 
-using Json = nlohmann::ordered_json;
 using namespace json_gbnf;
-
-const std::set<std::string> kAnnotations = {"$schema", "$id", "$comment", "title", "description", "examples",
-                                            "default", "deprecated", "readOnly", "writeOnly", "$anchor"};
-const std::set<std::string> kObjectWords = {"properties", "required", "additionalProperties"};
-const std::set<std::string> kArrayWords = {"items", "prefixItems", "minItems", "maxItems", "uniqueItems"};
-const std::set<std::string> kStringWords = {"minLength", "maxLength", "format"};
-const std::set<std::string> kNumberWords = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"};
-const std::set<std::string> kOtherWords = {"type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref", "$defs",
-                                           "definitions", "nullable"};
 
 [[noreturn]] void fail(const std::string& pointer, const std::string& what) {
   throw Error(fmt::format("JSON Schema{}: {}", pointer.empty() ? "" : " at " + pointer, what));
-}
-
-std::string json_type(const Json& v) {
-  if (v.is_object()) return "object";
-  if (v.is_array()) return "array";
-  if (v.is_string()) return "string";
-  if (v.is_number_integer() || v.is_number_unsigned()) return "integer";
-  if (v.is_number_float()) return v.get<double>() == std::floor(v.get<double>()) ? "integer" : "number";
-  if (v.is_boolean()) return "boolean";
-  return "null";
-}
-
-bool type_accepts(const std::string& type, const Json& v) {
-  const std::string t = json_type(v);
-  return t == type || (type == "number" && t == "integer");
 }
 
 class Converter {
@@ -97,13 +73,6 @@ class Converter {
       }
       fail(ptr, fmt::format("the keyword '{}' is not supported (smol would have to ignore it)", key));
     }
-  }
-
-  static bool has_any(const Json& s, const std::set<std::string>& words) {
-    for (const auto& w : words) {
-      if (s.contains(w)) return true;
-    }
-    return false;
   }
 
   // Keywords beside `except` that constrain the value (not annotations, not $defs).
@@ -501,105 +470,14 @@ class Converter {
     return new_rule(hint, "\"[\" " + ws + " " + body + " \"]\"");
   }
 
-  // What a branch of oneOf can be: a finite set of values, or values of some types.
-  struct Kind {
-    std::optional<std::vector<Json>> values;
-    std::set<std::string> types;  // empty with no values: anything
-    const Json* schema = nullptr;
-  };
-
-  Kind kind_of(const Json& s0, const std::string& ptr, int depth = 0) {
-    const Json* s = &s0;
-    while (s->is_object() && s->contains("$ref") && depth++ < 64) s = &resolve((*s)["$ref"].get<std::string>(), ptr);
-    Kind k;
-    k.schema = s;
-    if (!s->is_object()) return k;
-    if (s->contains("const")) {
-      k.values = std::vector<Json>{(*s)["const"]};
-    } else if (s->contains("enum") && (*s)["enum"].is_array()) {
-      k.values = std::vector<Json>((*s)["enum"].begin(), (*s)["enum"].end());
-    }
-    if (s->contains("type")) {
-      const Json& t = (*s)["type"];
-      if (t.is_string()) k.types.insert(t.get<std::string>());
-      if (t.is_array()) {
-        for (const Json& x : t) {
-          if (x.is_string()) k.types.insert(x.get<std::string>());
-        }
-      }
-      if (s->value("nullable", false)) k.types.insert("null");
-    } else if (has_any(*s, kObjectWords)) {
-      k.types = {"object"};
-    } else if (has_any(*s, kArrayWords)) {
-      k.types = {"array"};
-    } else if (has_any(*s, kStringWords)) {
-      k.types = {"string"};
-    } else if (has_any(*s, kNumberWords)) {
-      k.types = {"number"};
-    }
-    return k;
-  }
-
-  static bool types_overlap(const std::set<std::string>& a, const std::set<std::string>& b) {
-    if (a.empty() || b.empty()) return true;
-    for (const auto& x : a) {
-      for (const auto& y : b) {
-        if (x == y || (x == "number" && y == "integer") || (x == "integer" && y == "number")) return true;
-      }
-    }
-    return false;
-  }
-
-  bool disjoint(const Kind& a, const Kind& b, const std::string& ptr) {
-    if (a.values && b.values) {
-      for (const Json& x : *a.values) {
-        if (std::find(b.values->begin(), b.values->end(), x) != b.values->end()) return false;
-      }
-      return true;
-    }
-    if (a.values || b.values) {
-      const Kind& v = a.values ? a : b;
-      const Kind& t = a.values ? b : a;
-      if (t.types.empty()) return false;
-      for (const Json& x : *v.values) {
-        for (const auto& ty : t.types) {
-          if (type_accepts(ty, x)) return false;
-        }
-      }
-      return true;
-    }
-    if (!types_overlap(a.types, b.types)) return true;
-    // Two object schemas told apart by a property both require with different values.
-    if (a.types == std::set<std::string>{"object"} && b.types == a.types) {
-      const Json& sa = *a.schema;
-      const Json& sb = *b.schema;
-      if (!sa.contains("properties") || !sb.contains("properties") || !sa.contains("required") || !sb.contains("required")) {
-        return false;
-      }
-      for (const Json& r : sa["required"]) {
-        if (!r.is_string() || std::find(sb["required"].begin(), sb["required"].end(), r) == sb["required"].end()) continue;
-        const std::string name = r.get<std::string>();
-        if (!sa["properties"].contains(name) || !sb["properties"].contains(name)) continue;
-        const Kind pa = kind_of(sa["properties"][name], ptr), pb = kind_of(sb["properties"][name], ptr);
-        if (pa.values && pb.values && disjoint(pa, pb, ptr)) return true;
-      }
-    }
-    return false;
-  }
-
   void check_disjoint(const Json& list, const std::string& where) {
-    std::vector<Kind> kinds;
-    for (const Json& s : list) kinds.push_back(kind_of(s, where));
-    for (size_t i = 0; i < kinds.size(); ++i) {
-      for (size_t j = i + 1; j < kinds.size(); ++j) {
-        if (!disjoint(kinds[i], kinds[j], where)) {
-          fail(where, fmt::format("branches {} and {} may both match one value, which oneOf forbids: smol honours "
-                                  "oneOf only when its branches exclude each other (different types, different "
-                                  "const/enum values, or a required property with different const values); use "
-                                  "anyOf if a value may match both",
-                                  i, j));
-        }
-      }
+    const auto pair = overlapping_branches(list, [&](const std::string& ref) -> const Json& { return resolve(ref, where); });
+    if (pair) {
+      fail(where, fmt::format("branches {} and {} may both match one value, which oneOf forbids: smol honours "
+                              "oneOf only when its branches exclude each other (different types, different "
+                              "const/enum values, or a required property with different const values); use "
+                              "anyOf if a value may match both",
+                              pair->first, pair->second));
     }
   }
 
