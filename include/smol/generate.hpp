@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "smol/grammar.hpp"
 #include "smol/model.hpp"
 #include "smol/sampler.hpp"
 #include "smol/thread_pool.hpp"
@@ -33,6 +34,8 @@ class Engine {
   // The folder's chat template (tokenizer_config.json); throws smol::Error when it has none.
   const ChatTemplate& chat_template() const;
   const std::filesystem::path& model_dir() const { return model_dir_; }
+  // The vocabulary trie grammar-constrained generation walks, built on first use.
+  std::shared_ptr<const GrammarVocab> grammar_vocab() const;
 
  private:
   std::filesystem::path model_dir_;
@@ -40,6 +43,7 @@ class Engine {
   Tokenizer tokenizer_;
   ThreadPool pool_;
   mutable std::unique_ptr<ChatTemplate> chat_template_;
+  mutable std::shared_ptr<const GrammarVocab> grammar_vocab_;
 };
 
 struct GenerateOptions {
@@ -51,11 +55,16 @@ struct GenerateOptions {
   std::optional<std::vector<int32_t>> stop_ids;
   int prefill_batch = 256;
   WeightType cache_type = WeightType::F32;  // KV cache storage: F32, F16, BF16 or Q8_0
+  // Constrains the output to the grammar: only tokens that keep it a valid prefix, a stop id
+  // only where it may end, generation ends when it is complete, and near the token limit
+  // only tokens after which it can still be completed in time (GrammarMatcher).
+  std::optional<Grammar> grammar;
 };
 
 struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids, without the stop token
   std::string finish_reason;    // "stop" (stop token or callback) or "length"
+  bool grammar_complete = false;  // with options.grammar: the output is a whole sentence of it
   int prompt_tokens = 0;
   double prefill_seconds = 0.0;
   double decode_seconds = 0.0;

@@ -38,6 +38,15 @@ struct SamplingParams {
   }
 };
 
+// A constraint on which tokens may be sampled (a grammar): sample() checks the token it drew
+// first and masks the row only when that token is refused.
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  virtual bool allows(int32_t token) = 0;
+  virtual void mask(std::span<float> logits) = 0;  // -inf for every refused token
+};
+
 // Index of the largest logit; the lowest index wins ties, NaN never wins. Requires a
 // non-empty span.
 int32_t argmax(std::span<const float> logits);
@@ -53,6 +62,12 @@ class Sampler {
   // Throws smol::Error on an empty row, NaN logits, a row that is all -inf, or a history id
   // outside [0, vocab_size).
   int32_t sample(std::span<float> logits, std::span<const int32_t> history);
+  // The same under a constraint, in llama.cpp's order: draw from the unconstrained chain; if
+  // the constraint refuses the token, mask the row and draw again from the chain. Without
+  // top-k/top-p/min-p this is exactly sampling from the masked distribution (greedy is the
+  // best allowed token); with them, the second draw truncates the masked row. Throws
+  // smol::Error when the constraint allows no token at all.
+  int32_t sample(std::span<float> logits, std::span<const int32_t> history, TokenConstraint* constraint);
 
   // The penalty stage alone, in place; sample() calls it first. Public so callers that only
   // want greedy-with-penalties (and tests) can see its effect.
@@ -68,6 +83,7 @@ class Sampler {
     int32_t id;
   };
 
+  int32_t draw(std::span<const float> logits);  // the chain after penalties
   void select_top_k(std::span<const float> logits, size_t k);
   size_t keep_top_p(size_t n, bool sorted);
   size_t keep_min_p(size_t n, bool sorted);

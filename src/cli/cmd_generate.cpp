@@ -15,6 +15,7 @@
 #include "smol/generate.hpp"
 #include "smol/error.hpp"
 #include "smol/generation_config.hpp"
+#include "smol/grammar.hpp"
 #include "smol/seq2seq_generate.hpp"
 
 namespace smol::cli {
@@ -35,6 +36,8 @@ struct GenerateArgs {
   int beams = 0;  // 0: the greedy/sampling path; N >= 1: transformers-style search with N beams
   double length_penalty = 1.0;
   std::string weights;
+  std::string grammar_file, json_schema_file;  // --grammar, --json-schema
+  bool json = false;                           // --json
   // Given on the command line (not defaults): an encoder-decoder folder's generation config
   // decides everything else.
   bool n_given = false, temp_given = false, length_penalty_given = false;
@@ -42,8 +45,30 @@ struct GenerateArgs {
 
 // An encoder-decoder folder: the prompt is the source; generation_config.json decides, with
 // -n, --beams, --temp and --length-penalty applied when given.
+bool constrained(const GenerateArgs& args) {
+  return !args.grammar_file.empty() || !args.json_schema_file.empty() || args.json;
+}
+
+// --grammar FILE (GBNF), --json-schema FILE, --json: compiled before the model loads, so a
+// bad grammar fails fast.
+std::optional<Grammar> grammar_from_args(const GenerateArgs& args) {
+  if (!args.grammar_file.empty()) return Grammar::from_gbnf(read_text_file(args.grammar_file));
+  if (!args.json_schema_file.empty()) {
+    try {
+      return Grammar::from_gbnf(json_schema_to_gbnf(read_text_file(args.json_schema_file)));
+    } catch (const Error& e) {
+      throw Error(args.json_schema_file + ": " + e.what());
+    }
+  }
+  if (args.json) return Grammar::from_gbnf(json_object_gbnf());
+  return std::nullopt;
+}
+
 int run_seq2seq_generate(const GenerateArgs& args, const std::filesystem::path& dir) {
   if (args.chat) throw Error("--chat needs a decoder-only chat model; this folder is an encoder-decoder");
+  if (constrained(args)) {
+    throw Error("--grammar, --json-schema and --json need a decoder-only model; this folder is an encoder-decoder");
+  }
   std::optional<WeightType> weights;
   if (!args.weights.empty()) weights = weight_type_from_flag(args.weights);
   Seq2SeqEngine engine(dir, args.threads, args.load, weights);
@@ -122,6 +147,8 @@ int run_beam_search(Engine& engine, const GenerateArgs& args, const std::vector<
 
 int run_generate(const GenerateArgs& args) {
   args.sampling.validate();
+  if (constrained(args) && args.beams > 0) throw Error("--beams cannot be combined with --grammar, --json-schema or --json");
+  std::optional<Grammar> grammar = grammar_from_args(args);
   const std::filesystem::path dir = resolve_model(args.model);
   if (is_seq2seq_folder(dir)) return run_seq2seq_generate(args, dir);
   std::optional<WeightType> weights;
@@ -143,6 +170,7 @@ int run_generate(const GenerateArgs& args) {
   options.sampling = args.sampling;
   options.context = args.context;
   options.cache_type = args.cache_type;
+  options.grammar = std::move(grammar);
 
   Sampler probe(args.sampling);  // resolves a random seed once so it can be reported
   options.sampling.seed = probe.seed();
@@ -156,6 +184,9 @@ int run_generate(const GenerateArgs& args) {
   if (isatty(fileno(stdout))) std::fputc('\n', stdout);
   std::fflush(stdout);
 
+  if (options.grammar && !result.grammar_complete) {
+    std::fprintf(stderr, "smol: the output stopped before the grammar was complete (raise -n or --ctx)\n");
+  }
   const int generated = static_cast<int>(result.tokens.size());
   std::fprintf(stderr, "%s", fmt::format(
       "smol: prompt {} tokens in {:.3f} s ({:.1f} tok/s), generated {} tokens in {:.3f} s ({:.1f} tok/s), "
@@ -191,6 +222,15 @@ Command add_generate_command(CLI::App& root) {
                   "With --beams: a finished beam scores sum(log p) / length^X (length = new tokens)")
       ->capture_default_str();
   add_weights_option(*app, args->weights);
+  auto* grammar = app->add_option("--grammar", args->grammar_file,
+                                  "Constrain the output to a GBNF grammar file (llama.cpp's format; start rule 'root')")
+                      ->check(CLI::ExistingFile);
+  auto* schema = app->add_option("--json-schema", args->json_schema_file,
+                                 "Constrain the output to JSON valid under this JSON Schema file")
+                     ->check(CLI::ExistingFile);
+  auto* json = app->add_flag("--json", args->json, "Constrain the output to one JSON object");
+  grammar->excludes(schema)->excludes(json);
+  schema->excludes(json);
   return {app, [args, app] {
             args->n_given = app->count("--n-predict") > 0;
             args->temp_given = app->count("--temp") > 0;

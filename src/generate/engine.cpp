@@ -27,6 +27,13 @@ Engine::Engine(const std::filesystem::path& model_dir, int n_threads, LoadMode l
 
 Engine::~Engine() = default;
 
+std::shared_ptr<const GrammarVocab> Engine::grammar_vocab() const {
+  if (!grammar_vocab_) {
+    grammar_vocab_ = std::make_shared<GrammarVocab>(tokenizer_, static_cast<size_t>(model_->config().vocab_size));
+  }
+  return grammar_vocab_;
+}
+
 const ChatTemplate& Engine::chat_template() const {
   if (!chat_template_ && model_->gguf()) {
     chat_template_ = std::make_unique<ChatTemplate>(chat_template_from_gguf(*model_->gguf(), tokenizer_));

@@ -50,6 +50,9 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
   history.reserve(prompt_len + options.max_new_tokens);
 
   auto start = std::chrono::steady_clock::now();
+  // Building the vocabulary trie (once per engine) counts as time to the first token.
+  std::optional<GrammarMatcher> grammar;
+  if (options.grammar) grammar.emplace(*options.grammar, engine.grammar_vocab(), stop_ids);
   for (int done = 0; done < prompt_len; done += batch) {
     const int n = std::min(batch, prompt_len - done);
     model.forward(prompt.subspan(done, n), kv, buf, engine.pool(), Logits::Last);
@@ -60,11 +63,20 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
   StreamDecoder decoder(engine.tokenizer());
   std::span<float> logits(buf.logits.data(), config.vocab_size);
   for (int i = 0; i < options.max_new_tokens; ++i) {
-    const int32_t next = sampler.sample(logits, history);
+    if (grammar) {
+      if (grammar->finished()) {  // only a stop id could follow
+        result.finish_reason = "stop";
+        break;
+      }
+      // Tokens this call can still produce, this one included (see the breaks below).
+      grammar->set_remaining(std::min(options.max_new_tokens - i, capacity - prompt_len + 1 - i));
+    }
+    const int32_t next = sampler.sample(logits, history, grammar ? &*grammar : nullptr);
     if (std::find(stop_ids.begin(), stop_ids.end(), next) != stop_ids.end()) {
       result.finish_reason = "stop";
       break;
     }
+    if (grammar) grammar->accept(next);
     result.tokens.push_back(next);
     history.push_back(next);
     const std::string text = decoder.push(next);
@@ -77,6 +89,7 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
     const int32_t token[1] = {next};
     model.forward(token, kv, buf, engine.pool(), Logits::Last);
   }
+  if (grammar) result.grammar_complete = grammar->can_end();
   const std::string rest = decoder.flush();
   if (!rest.empty()) on_text(rest);
   result.decode_seconds = seconds_since(start);

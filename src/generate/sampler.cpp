@@ -143,6 +143,23 @@ size_t Sampler::keep_min_p(size_t n, bool sorted) {
 int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
   if (logits.empty()) throw Error("sampler: the logits row is empty");
   apply_penalties(logits, history);
+  return draw(logits);
+}
+
+int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history, TokenConstraint* constraint) {
+  if (!constraint) return sample(logits, history);
+  if (logits.empty()) throw Error("sampler: the logits row is empty");
+  apply_penalties(logits, history);
+  const int32_t first = draw(logits);
+  if (constraint->allows(first)) return first;
+  constraint->mask(logits);
+  bool any = false;
+  for (float x : logits) any |= x != -std::numeric_limits<float>::infinity();
+  if (!any) throw Error("sampler: the grammar allows no token here (does it need text this vocabulary cannot spell?)");
+  return draw(logits);
+}
+
+int32_t Sampler::draw(std::span<const float> logits) {
   const int32_t best = checked_argmax(logits);
   if (params_.temperature <= 0.0f) return best;
   const float max_logit = logits[static_cast<size_t>(best)];

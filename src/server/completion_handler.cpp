@@ -161,7 +161,12 @@ void handle_completion(ServerState& state, Endpoint endpoint, const std::string&
       throw ApiError(400, "'num_beams' needs an encoder-decoder model: this server samples or decodes greedily",
                      "invalid_request_error", "num_beams");
     }
+    if (state.model.encoder_decoder && params.grammar) {
+      throw ApiError(400, "response_format/grammar need a decoder-only model: this server runs an encoder-decoder",
+                     "invalid_request_error", "response_format");
+    }
     GenerationRequest request;
+    request.grammar = params.grammar;
     request.prompt = prompt_tokens(state, params);
     if (state.model.encoder_decoder) {
       // Without max_tokens the folder's generation config decides, as `smol translate` does;

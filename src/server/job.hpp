@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "smol/grammar.hpp"
 #include "smol/sampler.hpp"
 
 namespace smol::server {
@@ -25,6 +26,7 @@ struct GenerationRequest {
   bool temperature_set = false;
   bool top_p_set = false;
   std::optional<int> num_beams;  // smol's extension: beam search (encoder-decoder models)
+  std::optional<Grammar> grammar;  // constrains the output (decoder-only models)
 };
 
 struct JobResult {

@@ -181,6 +181,8 @@ CompletionParams parse_completion_request(const std::string& body_text, Endpoint
   } else {
     parse_prompt(body, params);
   }
+  refuse_unsupported_fields(body, endpoint);
+  params.grammar = parse_output_constraint(body);
   auto max_tokens = integer(body, "max_tokens");
   if (endpoint == Endpoint::Chat) {
     if (auto m = integer(body, "max_completion_tokens")) max_tokens = m;

@@ -11,6 +11,7 @@
 
 #include "server/job.hpp"
 #include "smol/chat_template.hpp"
+#include "smol/grammar.hpp"
 #include "smol/sampler.hpp"
 
 namespace smol::server {
@@ -46,10 +47,18 @@ struct CompletionParams {
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  // response_format (json_object, json_schema), or llama.cpp's grammar / json_schema fields.
+  std::optional<Grammar> grammar;
 };
 
-// Throws ApiError(400) for malformed JSON or a field of the wrong type or range.
+// Throws ApiError(400) for malformed JSON, a field of the wrong type or range, or a field
+// smol cannot honour (unknown, tools, logprobs, ...).
 CompletionParams parse_completion_request(const std::string& body, Endpoint endpoint);
+
+// request_fields.cpp: a 400 naming the first field smol would have to ignore.
+void refuse_unsupported_fields(const nlohmann::json& body, Endpoint endpoint);
+// The compiled grammar response_format / grammar / json_schema ask for (nullopt: free text).
+std::optional<Grammar> parse_output_constraint(const nlohmann::json& body);
 
 // Response ids and the creation time shared by every chunk of one response.
 struct ResponseMeta {

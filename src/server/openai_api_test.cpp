@@ -140,3 +140,43 @@ TEST(OpenAiApi, RecordsWhichSearchFieldsTheRequestSet) {
 
 }  // namespace
 }  // namespace smol::server
+
+namespace smol::server {
+namespace {
+
+std::string param_for(const std::string& body, Endpoint endpoint = Endpoint::Chat) {
+  try {
+    parse_completion_request(body, endpoint);
+  } catch (const ApiError& e) {
+    return e.status == 400 ? e.param : "status " + std::to_string(e.status);
+  }
+  return "";
+}
+
+TEST(OpenAiApi, OutputConstraintsAndFieldsSmolCannotHonour) {
+  const std::string chat = R"({"messages": [{"role": "user", "content": "x"}], )";
+  EXPECT_TRUE(parse_completion_request(chat + R"("response_format": {"type": "json_object"}})", Endpoint::Chat).grammar);
+  EXPECT_FALSE(parse_completion_request(chat + R"("response_format": {"type": "text"}})", Endpoint::Chat).grammar);
+  EXPECT_TRUE(parse_completion_request(
+                  chat + R"("response_format": {"type": "json_schema", "json_schema": {"name": "n", "strict": true,
+                            "schema": {"type": "object", "properties": {"a": {"type": "integer"}}}}}})",
+                  Endpoint::Chat)
+                  .grammar);
+  EXPECT_TRUE(parse_completion_request(R"({"prompt": "x", "grammar": "root ::= \"a\"\n"})", Endpoint::Completion).grammar);
+  EXPECT_EQ(param_for(chat + R"("tools": []})"), "tools");
+  EXPECT_EQ(param_for(chat + R"("tool_choice": "none"})"), "tool_choice");
+  EXPECT_EQ(param_for(chat + R"("logit_bias": {"1": 5}})"), "logit_bias");
+  EXPECT_EQ(param_for(chat + R"("logit_bias": {}, "user": "u", "logprobs": false})"), "");
+  EXPECT_EQ(param_for(chat + R"("wat": 1})"), "wat");
+  EXPECT_EQ(param_for(R"({"prompt": "x", "suffix": "y"})", Endpoint::Completion), "suffix");
+  EXPECT_EQ(param_for(R"({"prompt": "x", "max_completion_tokens": 3})", Endpoint::Completion), "max_completion_tokens");
+  EXPECT_EQ(param_for(chat + R"("response_format": {"type": "json_schema"}})"), "response_format.json_schema");
+  EXPECT_EQ(param_for(chat + R"("response_format": {"type": "json_schema", "json_schema": {"schema": {}}}})"),
+            "response_format.json_schema.name");
+  EXPECT_EQ(param_for(chat + R"("response_format": "json"})"), "response_format");
+  EXPECT_EQ(param_for(chat + R"("json_schema": {"type": "integer", "multipleOf": 2}})"), "json_schema");
+  EXPECT_EQ(param_for(chat + R"("grammar": 5})"), "grammar");
+}
+
+}  // namespace
+}  // namespace smol::server

@@ -11,14 +11,19 @@
 namespace smol::server {
 
 struct Scheduler::Sequence {
-  Sequence(std::shared_ptr<Job> job_, int slot_, KvCache& kv_, const Tokenizer& tokenizer)
+  Sequence(std::shared_ptr<Job> job_, int slot_, KvCache& kv_, const Engine& engine)
       : job(std::move(job_)),
         slot(slot_),
         kv(kv_),
         sampler(job->request().sampling),
-        decoder(tokenizer),
+        decoder(engine.tokenizer()),
         stops(job->request().stop),
-        history(job->request().prompt) {}
+        history(job->request().prompt) {
+    if (job->request().grammar) {
+      const std::vector<int>& eos = engine.model().config().eos_token_ids;
+      grammar.emplace(*job->request().grammar, engine.grammar_vocab(), std::vector<int32_t>(eos.begin(), eos.end()));
+    }
+  }
 
   const std::vector<int32_t>& prompt() const { return job->request().prompt; }
   bool prefilling() const { return prefilled < static_cast<int>(prompt().size()); }
@@ -29,6 +34,7 @@ struct Scheduler::Sequence {
   Sampler sampler;
   StreamDecoder decoder;
   StopMatcher stops;
+  std::optional<GrammarMatcher> grammar;  // the request's response_format / grammar
   std::vector<int32_t> history;  // prompt + generated, for the penalties
   int prefilled = 0;
   int generated = 0;
@@ -146,7 +152,7 @@ void Scheduler::admit(std::unique_lock<std::mutex>&) {
     if (!caches_[slot]) caches_[slot] = std::make_unique<KvCache>(config, options_.context, options_.cache_type);
     caches_[slot]->clear();
     try {
-      active_.push_back(std::make_unique<Sequence>(job, slot, *caches_[slot], engine_.tokenizer()));
+      active_.push_back(std::make_unique<Sequence>(job, slot, *caches_[slot], engine_));
     } catch (const std::exception& e) {  // e.g. sampling parameters the Sampler refuses
       free_slots_.push_back(slot);
       job->finish(JobResult::failure(e.what()));
@@ -200,11 +206,21 @@ void Scheduler::step() {
   for (size_t r = 0; r < owners.size(); ++r) {
     Sequence& seq = *owners[r];
     std::span<float> logits(buffers_->logits.data() + r * static_cast<size_t>(vocab), vocab);
-    const int32_t token = seq.sampler.sample(logits, seq.history);
+    if (seq.grammar) {
+      if (seq.grammar->finished()) {  // only an end token could follow
+        finish(seq, "stop");
+        continue;
+      }
+      // Samples left, this one included: the sequence ends at max_tokens or a full cache.
+      seq.grammar->set_remaining(std::min<int64_t>(seq.job->request().max_tokens - seq.generated,
+                                                   static_cast<int64_t>(seq.kv.capacity()) - seq.kv.size() + 1));
+    }
+    const int32_t token = seq.sampler.sample(logits, seq.history, seq.grammar ? &*seq.grammar : nullptr);
     if (std::find(eos.begin(), eos.end(), token) != eos.end()) {
       finish(seq, "stop");
       continue;
     }
+    if (seq.grammar) seq.grammar->accept(token);
     ++generated;
     ++seq.generated;
     ++metrics_.generated_tokens;
