@@ -60,7 +60,7 @@ void RopeRotateHalf(float* vec, int n_heads, int head_dim, const float* cos, con
   }
 }
 
-void Softmax(float* x, int count) {
+float MaxValue(const float* x, int count) {
   const DF df;
   const int n = static_cast<int>(hn::Lanes(df));
   auto vmax = hn::Set(df, -INFINITY);
@@ -68,9 +68,16 @@ void Softmax(float* x, int count) {
   for (; i + n <= count; i += n) vmax = hn::Max(vmax, hn::LoadU(df, x + i));
   float max_value = hn::GetLane(hn::MaxOfLanes(df, vmax));
   for (; i < count; ++i) max_value = std::max(max_value, x[i]);
+  return max_value;
+}
+
+void Softmax(float* x, int count) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
+  const float max_value = MaxValue(x, count);
   const auto vm = hn::Set(df, max_value);
   auto vsum = hn::Zero(df);
-  i = 0;
+  int i = 0;
   for (; i + n <= count; i += n) {
     const auto e = hn::Exp(df, hn::Sub(hn::LoadU(df, x + i), vm));
     hn::StoreU(e, df, x + i);
@@ -128,17 +135,13 @@ void SiluMul(float* gate, const float* up, int count) {
 SoftmaxStats SoftmaxWithStats(const float* x, float* p, int count) {
   const DF df;
   const int n = static_cast<int>(hn::Lanes(df));
-  auto vmax = hn::Set(df, -INFINITY);
-  int i = 0;
-  for (; i + n <= count; i += n) vmax = hn::Max(vmax, hn::LoadU(df, x + i));
-  float max_value = hn::GetLane(hn::MaxOfLanes(df, vmax));
-  for (; i < count; ++i) max_value = std::max(max_value, x[i]);
+  const float max_value = MaxValue(x, count);
   const auto vm = hn::Set(df, max_value);
   // Float vectors over chunks short enough that their rounding stays near float epsilon, the
   // chunks summed in double (as SumExpShifted).
   constexpr int kChunk = 1024;
   SoftmaxStats stats{max_value, 0.0, 0.0};
-  i = 0;
+  int i = 0;
   while (i + n <= count) {
     const int end = std::min(count, i + kChunk);
     auto vexp = hn::Zero(df), vx = hn::Zero(df);
