@@ -51,8 +51,11 @@ run_one() {
   local seeds=()
   for d in "$root/fuzz/seeds/$target" "$build/seeds/$target"; do [ -d "$d" ] && seeds+=("$d"); done
   # New inputs go to the first folder (the working corpus); the seed folders are read only.
+  # A copy runs, so the targets can be rebuilt (a fix being tried) while a long session goes on.
+  mkdir -p "$build/run"
+  cp "$build/$target" "$build/run/$target"
   local rc=0
-  "$build/$target" "${args[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1 || rc=$?
+  "$build/run/$target" "${args[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1 || rc=$?
   local execs rate cov ft corp
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)

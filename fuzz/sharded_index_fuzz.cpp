@@ -24,7 +24,7 @@ const Folders& folders() {
     smol::write_safetensors(out.safetensors / "model-00001-of-00002.safetensors",
                             {smol::tensor_view("a", {2, 2}, values), smol::tensor_view("b", {4}, values)});
     smol::write_safetensors(out.safetensors / "model-00002-of-00002.safetensors",
-                            {smol::tensor_view("c", {1, 4}, values), smol::tensor_view("d", {1}, values)});
+                            {smol::tensor_view("c", {1, 4}, values), smol::tensor_view("d", {1}, std::span(values, 1))});
     const auto fixtures = smol::fuzz::source_dir() / "tests/fixtures/pytorch_bin/sharded";
     for (const char* shard : {"pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"}) {
       std::filesystem::copy_file(fixtures / shard, out.bin / shard, std::filesystem::copy_options::overwrite_existing);

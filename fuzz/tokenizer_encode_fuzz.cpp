@@ -45,16 +45,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (tok == &smollm2() && tok->decode(ids) != text) std::abort();
       (void)tok->encode_with_special(text);
       (void)tok->encode_target(text);
-      check_stream(*tok, ids);
+      if (ids.size() <= 64) check_stream(*tok, ids);
     } catch (const smol::Error&) {
     }
     // The bytes as ids: little-endian 16-bit values, folded into the vocabulary and a little past it.
     std::vector<int32_t> ids;
     const int32_t range = static_cast<int32_t>(tok->vocab_size()) + 4;
     for (size_t i = 0; i + 1 < size; i += 2) ids.push_back((data[i] | (data[i + 1] << 8)) % range - 2);
-    check_stream(*tok, ids);
     try {
       smol::fuzz::touch(tok->decode(ids, /*skip_special=*/true));
+      // Marian's stream decoder decodes from the start at every id (quadratic): a short prefix
+      // checks the invariant without making the run slow.
+      if (ids.size() > 64) ids.resize(64);
+      check_stream(*tok, ids);
     } catch (const smol::Error&) {
     }
   }

@@ -172,7 +172,7 @@ CompletionParams parse_completion_request(const std::string& body_text, Endpoint
   json body;
   try {
     body = json::parse(body_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e400
     throw ApiError(400, fmt::format("the request body is not valid JSON: {}", e.what()));
   }
   if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
