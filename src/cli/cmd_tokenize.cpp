@@ -42,7 +42,7 @@ int run_tokenize(const TokenizeArgs& args) {
     nlohmann::json value;
     try {
       value = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e400
       throw Error("line " + std::to_string(line_no) + ": not valid JSON (" + e.what() + ")");
     }
     if (!value.is_string()) throw Error("line " + std::to_string(line_no) + ": expected a JSON string");

@@ -114,7 +114,9 @@ MappedFile MappedFile::read_copy(const std::filesystem::path& path, size_t lead)
   // Pieces read by several threads: most of a copy's time is the kernel faulting in and
   // zeroing fresh pages, which runs in parallel.
   const size_t n_threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
-  const size_t piece = (size / n_threads + kHugePage - 1) / kHugePage * kHugePage;
+  // At least one huge page: a file smaller than n_threads bytes made a zero piece, and the loop
+  // below started threads forever (found by fuzzing a 1-byte file).
+  const size_t piece = std::max(kHugePage, (size / n_threads + kHugePage - 1) / kHugePage * kHugePage);
   std::vector<std::future<void>> readers;
   const int descriptor = fd.get();  // clang 14 cannot capture a structured binding
   for (size_t begin = 0; begin < size; begin += piece) {

@@ -2,6 +2,7 @@
 // GenerationConfig.__init__ (defaults), from_pretrained and from_model_config read them.
 #include "smol/generation_config.hpp"
 
+#include <cmath>
 #include <limits>
 
 #include <fmt/format.h>
@@ -32,7 +33,9 @@ class Fields {
   int to_int(const char* key, const json& v) const {
     // JSON writers emit 20.0 for 20 now and then; transformers would keep a float and fail
     // later, so a whole float is read as the integer it names.
-    if (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>()))) {
+    // (Only within int64: casting 3e48 is undefined behaviour; found by fuzzing.)
+    if (v.is_number_float() && std::abs(v.get<double>()) < 9.2e18 &&
+        v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>()))) {
       return to_int(key, json(static_cast<int64_t>(v.get<double>())));
     }
     if (!v.is_number_integer()) fail(key, fmt::format("must be an integer, got {}", v.dump()));

@@ -26,6 +26,13 @@ std::string error_of(const std::string& text) {
   return "";
 }
 
+// Found by fuzz/generation_config_fuzz: a whole float beyond int64 was cast (undefined).
+TEST(GenerationConfig, HugeFloatCountsAreErrors) {
+  EXPECT_NE(error_of(R"({"max_length": 3e48})"), "");
+  EXPECT_NE(error_of(R"({"num_beams": -1e300})"), "");
+  EXPECT_EQ(parse(R"({"max_length": 30.0})").max_length, 30);
+}
+
 TEST(GenerationConfig, DefaultsAreTransformers) {
   const GenerationConfig c = parse("{}");
   EXPECT_EQ(c.max_length, 20);

@@ -66,7 +66,8 @@ Value do_tojson(const Value& v, const Args& a) {
     if (p[1]->is_string())
       o.indent = p[1]->as_string();
     else if (p[1]->is_int())
-      o.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, p[1]->as_int())), ' ');
+      o.indent = (check_built_size(p[1]->as_int(), "tojson(indent)"),
+                  std::string(static_cast<size_t>(std::max<int64_t>(0, p[1]->as_int())), ' '));
     else
       throw EvalError("tojson(): indent must be an int, a str or None");
     o.item_separator.assign(1, ',');  // json.dumps drops the space after ',' when indenting
@@ -124,7 +125,7 @@ Value do_int(const Value& v, const Args& a) {
   if (v.is_float()) {
     if (!std::isfinite(v.as_double()))
       throw EvalError("cannot convert float infinity or NaN to integer");
-    return Value(static_cast<int64_t>(v.as_double()));
+    return Value(float_to_int(v.as_double()));
   }
   if (v.is_string()) {
     std::string s = py_strip(v.as_string(), std::nullopt, true, true);
@@ -173,7 +174,8 @@ Value do_indent(const Value& v, const Args& a) {
       !p[0] ? "    "
             : (p[0]->is_string()
                    ? p[0]->as_string()
-                   : std::string(static_cast<size_t>(std::max<int64_t>(0, p[0]->as_int())), ' '));
+                   : (check_built_size(p[0]->as_int(), "indent()"),
+                      std::string(static_cast<size_t>(std::max<int64_t>(0, p[0]->as_int())), ' ')));
   bool first = p[1] && p[1]->truthy();
   bool blank = p[2] && p[2]->truthy();
   if (v.is_undefined()) throw EvalError(v.undefined_hint());

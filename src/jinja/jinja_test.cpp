@@ -304,6 +304,23 @@ TEST(JinjaErrors, RuntimeErrorsNameTheFailingExpression) {
             "test line 2, column 6: '<' not supported between instances of 'int' and 'str'");
 }
 
+// Found by fuzz/jinja_fuzz (the first is its crashing input): hostile templates are errors,
+// not std::bad_variant_access, undefined behaviour or all of memory.
+TEST(JinjaErrors, HostileTemplatesAreErrors) {
+  auto fails = [](const char* source) { return !error_of(source).empty(); };
+  EXPECT_TRUE(fails("}} {{ 'hello'|replace('l', '1' ,L|last) }}"));
+  EXPECT_TRUE(fails("{{ 'hello'|replace('l', '1', 'x') }}"));
+  EXPECT_TRUE(fails("{{ (-9223372036854775807 - 1) // -1 }}"));
+  EXPECT_EQ(render("{{ (-9223372036854775807 - 1) % -1 }}"), "0");
+  EXPECT_TRUE(fails("{{ 1e300|int }}"));
+  EXPECT_TRUE(fails("{{ '%d' % 1e300 }}"));
+  EXPECT_TRUE(fails("{{ 'ab' * 100000 * 100000 }}"));
+  EXPECT_TRUE(fails("{% set x = [1] * 100000000 %}"));
+  EXPECT_TRUE(fails("{{ 'x'|indent(100000000000) }}"));
+  EXPECT_TRUE(fails("{{ 1|tojson(indent=10000000000) }}"));
+  EXPECT_EQ(render("{{ 'ab' * 3 }}{{ ([1] * 2)|length }}"), "ababab2");
+}
+
 TEST(JinjaErrors, RaiseExceptionKeepsTheTemplatesMessage) {
   EXPECT_EQ(error_of("\n\n{{ raise_exception('Only user and assistant roles are supported!') }}"),
             "Only user and assistant roles are supported!");

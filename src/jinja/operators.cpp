@@ -53,6 +53,9 @@ bool sub_overflow(int64_t x, int64_t y, int64_t* r) { return __builtin_sub_overf
 bool mul_overflow(int64_t x, int64_t y, int64_t* r) { return __builtin_mul_overflow(x, y, r); }
 
 Value repeat(const Value& seq, int64_t times) {
+  const int64_t n = seq.is_string() ? static_cast<int64_t>(seq.as_string().size())
+                                    : static_cast<int64_t>(seq.as_list().items.size());
+  if (times > 0 && n > 0) check_built_size(times > kMaxBuiltSize / n ? kMaxBuiltSize + 1 : n * times, "'*'");
   if (seq.is_string()) {
     std::string out;
     for (int64_t i = 0; i < times; ++i) out += seq.as_string();
@@ -85,6 +88,10 @@ Value arithmetic(BinaryOp op, const Value& a, const Value& b) {
         throw EvalError(op == BinaryOp::Mod ? "modulo by zero" : "integer division by zero");
       if (ints) {  // Python rounds the quotient towards negative infinity
         int64_t x = a.as_int(), y = b.as_int();
+        if (x == INT64_MIN && y == -1) {  // C++'s x / y overflows (undefined); found by fuzzing
+          if (op == BinaryOp::Mod) return Value(int64_t{0});
+          throw EvalError("integer overflow in template arithmetic");
+        }
         int64_t q = x / y, m = x % y;
         if (m != 0 && ((m < 0) != (y < 0))) {
           --q;
@@ -152,7 +159,7 @@ Value percent_format(const std::string& format, const Value& args) {
     } else if (conversion == 'r') {
       out += v.repr();
     } else if (v.is_number()) {
-      out += std::to_string(v.is_float() ? static_cast<int64_t>(v.as_double()) : v.as_int());
+      out += std::to_string(v.is_float() ? float_to_int(v.as_double()) : v.as_int());
     } else {
       throw EvalError(
           fmt::format("%{} format: a real number is required, not {}", conversion, v.type_name()));

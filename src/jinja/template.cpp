@@ -201,7 +201,8 @@ class Renderer {
       throw EvalError(
           fmt::format("macro '{}' recursed deeper than {} calls", macro.name, kMaxMacroDepth));
     auto frame = std::make_shared<Scope>(Scope{closure, {}});
-    for (const auto& [key, value] : a.keyword) {
+    for (const auto& kw : a.keyword) {
+      const std::string& key = kw.first;  // a plain name: clang 14 cannot capture a structured binding
       bool known = std::any_of(macro.params.begin(), macro.params.end(),
                                [&](const auto& p) { return p.first == key; });
       if (!known)
@@ -209,7 +210,8 @@ class Renderer {
     }
     return with_scope(frame, [&] {
       for (size_t i = 0; i < macro.params.size(); ++i) {
-        const auto& [param, fallback] = macro.params[i];
+        const auto& param = macro.params[i].first;  // not a structured binding, for clang 14
+        const auto& fallback = macro.params[i].second;
         Value value = Value::undefined(fmt::format("parameter '{}' was not provided", param));
         if (i < a.positional.size())
           value = a.positional[i];

@@ -47,7 +47,13 @@ Value::Kind Value::kind() const { return static_cast<Kind>(v_.index()); }
 bool Value::is_mapping() const { return is_dict() && !as_dict().is_namespace; }
 bool Value::is_namespace() const { return is_dict() && as_dict().is_namespace; }
 
-int64_t Value::as_int() const { return is_bool() ? int64_t{as_bool()} : std::get<int64_t>(v_); }
+int64_t Value::as_int() const {
+  if (is_bool()) return int64_t{as_bool()};
+  // A template may pass anything where a builtin wants an int ('x'|replace('a', 'b', 'c')):
+  // Python's TypeError, not std::bad_variant_access (found by fuzzing).
+  if (!is_int()) throw EvalError("'" + type_name() + "' object cannot be interpreted as an integer");
+  return std::get<int64_t>(v_);
+}
 
 double Value::as_double() const {
   return is_float() ? std::get<double>(v_) : static_cast<double>(as_int());

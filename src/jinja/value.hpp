@@ -102,6 +102,22 @@ class Value {
       v_;
 };
 
+// The most characters (or list items) one operation may build: a template comes from a model
+// repo, and 'x' * 10**10 or indent(10**10) must be an error, not all of memory (found by
+// fuzzing). Prompts are far smaller.
+inline constexpr int64_t kMaxBuiltSize = int64_t{1} << 24;
+// A float as the int64 Python's int() would give; EvalError where that needs more than 64 bits
+// (the plain cast is undefined behaviour there; found by fuzzing).
+inline int64_t float_to_int(double d) {
+  if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+    throw EvalError(d != d ? "cannot convert float NaN to integer" : "integer overflow converting a float");
+  return static_cast<int64_t>(d);
+}
+
+inline void check_built_size(int64_t n, const char* what) {
+  if (n > kMaxBuiltSize) throw EvalError(std::string(what) + " would build more than 16777216 characters or items");
+}
+
 struct ListValue {
   std::vector<Value> items;
   bool tuple = false;

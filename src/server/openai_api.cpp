@@ -98,7 +98,14 @@ void parse_prompt(const json& body, CompletionParams& params) {
   if (prompt->is_array() && !prompt->empty() && std::all_of(prompt->begin(), prompt->end(), [](const json& x) {
         return x.is_number_integer();
       })) {
-    for (const json& id : *prompt) params.prompt_ids.push_back(id.get<int32_t>());
+    for (const json& id : *prompt) {
+      // get<int32_t> would wrap 4294967297 to id 1: an id outside int32 is no id.
+      if (id.is_number_unsigned() ? id.get<uint64_t>() > INT32_MAX
+                                  : id.get<int64_t>() < INT32_MIN || id.get<int64_t>() > INT32_MAX) {
+        throw bad_field("prompt", fmt::format("token id {} is out of range", id.dump()));
+      }
+      params.prompt_ids.push_back(id.get<int32_t>());
+    }
     return;
   }
   if (prompt->is_array() && prompt->size() > 1) throw bad_field("prompt", "with several prompts is not supported (n=1)");
@@ -165,7 +172,7 @@ CompletionParams parse_completion_request(const std::string& body_text, Endpoint
   json body;
   try {
     body = json::parse(body_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e400
     throw ApiError(400, fmt::format("the request body is not valid JSON: {}", e.what()));
   }
   if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");

@@ -62,6 +62,25 @@ TEST(OpenAiApi, PromptAsTokenIdsOrSingleItemList) {
   EXPECT_EQ(parse_completion_request(R"({"prompt": ["one"]})", Endpoint::Completion).prompt, "one");
 }
 
+// Found by fuzz/server_request_fuzz (its crashing input, then the smallest form): a number
+// too large for a double is nlohmann's out_of_range, not a parse_error, and escaped as a 500.
+TEST(OpenAiApi, NumberOverflowIsA400) {
+  EXPECT_EQ(status_of("{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"tgxt\", \"text\": 1e337tone\"}, "
+                      "{\"type\": \"text\", \"text\"2147483648\202], \"max_compleoion_tokens\": 4, \"seed\": 7, \"n\": 1}\n"),
+            400);
+  EXPECT_EQ(status_of(R"({"messages": [{"role": "user", "content": "x"}], "temperature": 1e400})"), 400);
+  EXPECT_EQ(status_of(R"({"prompt": "x", "top_p": -1e400})", Endpoint::Completion), 400);
+}
+
+// Found while writing fuzz/server_request_fuzz.cpp: ids beyond int32 wrapped to small valid ids.
+TEST(OpenAiApi, TokenIdsOutsideInt32Are400) {
+  EXPECT_EQ(param_of(R"({"prompt": [4294967297]})", Endpoint::Completion), "prompt");
+  EXPECT_EQ(param_of(R"({"prompt": [1, -2147483649]})", Endpoint::Completion), "prompt");
+  EXPECT_EQ(param_of(R"({"prompt": [18446744073709551615]})", Endpoint::Completion), "prompt");
+  EXPECT_EQ(parse_completion_request(R"({"prompt": [2147483647, -2147483648]})", Endpoint::Completion).prompt_ids,
+            (std::vector<int32_t>{2147483647, -2147483648}));
+}
+
 TEST(OpenAiApi, MalformedRequestsAre400WithTheField) {
   EXPECT_EQ(status_of("{not json"), 400);
   EXPECT_EQ(status_of("[1, 2]"), 400);

@@ -251,6 +251,23 @@ TEST(FolderTokenizer, SpecialTokensMapAndAddedTokensJson) {
   EXPECT_EQ(tok.encode_with_special("Hi"), want);
 }
 
+// Found by review while building the fuzz targets: an id past int32 in added_tokens.json
+// wrapped to a negative id.
+TEST(FolderTokenizer, AddedTokensJsonIdPastInt32IsAnError) {
+  TempDir dir;
+  write_vocab_merges(dir, {{"tokenizer_class", "BartTokenizer"}});
+  dir.write("added_tokens.json", R"({"<extra_1>": 4294967295})");
+  EXPECT_THROW(Tokenizer::from_folder(dir.path()), Error);
+}
+
+// The same out_of_range as in tokenizer.json (fuzzing): tokenizer_config.json with 1e400.
+TEST(FolderTokenizer, NumberOverflowInTokenizerConfigIsAnError) {
+  TempDir dir;
+  write_vocab_merges(dir, {{"tokenizer_class", "BartTokenizer"}});
+  dir.write("tokenizer_config.json", R"({"tokenizer_class": "BartTokenizer", "model_max_length": 1e400})");
+  EXPECT_THROW(Tokenizer::from_folder(dir.path()), Error);
+}
+
 TEST(FolderTokenizer, MergesTxtIsReadAsGpt2TokenizerReadsIt) {
   // Toy byte-level vocab: a, b, ab. The first line is always the header; the text after the
   // last newline is dropped (split("\n")[1:-1]).

@@ -1,6 +1,7 @@
 #include "tokenizer/tokenizer_config.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
@@ -54,7 +55,7 @@ json read_json(const std::filesystem::path& path) {
   text << in.rdbuf();
   try {
     return json::parse(text.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e400
     throw Error(fmt::format("{}: malformed JSON: {}", path.string(), e.what()));
   }
 }
@@ -141,8 +142,10 @@ TokenizerConfig read_tokenizer_config(const std::filesystem::path& dir) {
     const json added = read_json(added_path);
     if (!added.is_object()) throw Error(fmt::format("{}: expected {{\"token\": id, ...}}", added_path.string()));
     const auto special = config.all_special_contents();
-    for (const auto& [content, id] : added.items()) {
-      if (!id.is_number_integer() || id.get<int64_t>() < 0) {
+    for (const auto& item : added.items()) {
+      const std::string& content = item.key();  // a plain name: clang 14 cannot capture a structured binding
+      const json& id = item.value();
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
         throw Error(fmt::format("{}: the id of '{}' must be a non-negative integer", added_path.string(), content));
       }
       const bool known = std::any_of(config.added.begin(), config.added.end(),

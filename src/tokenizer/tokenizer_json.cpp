@@ -267,7 +267,7 @@ std::shared_ptr<Tokenizer::Impl> load_tokenizer_json(std::string_view json_text,
   CapturedModel captured;
   try {
     root = parse_capturing_model(json_text, captured);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e400
     throw Error(fmt::format("{}: malformed JSON: {}", name, e.what()));
   }
   const Loader loader(name);

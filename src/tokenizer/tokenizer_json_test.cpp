@@ -266,6 +266,10 @@ TEST(TokenizerJson, BadFilesAreNamed) {
               std::string::npos)
         << e.what();
   }
+  // Found by fuzzing: a number too large for a double is nlohmann's out_of_range, not a
+  // parse_error, and escaped as a foreign exception.
+  const auto overflow = dir.write("overflow.json", "{\"model\": {\"vocab\": {\"a\": 1e400}}}");
+  EXPECT_THROW(Tokenizer::from_file(overflow), Error);
   Spec bad_regex;
   bad_regex.pre_tokenizer = json::parse(
       R"({"type": "Split", "pattern": {"Regex": "(x"}, "behavior": "Isolated", "invert": false})");

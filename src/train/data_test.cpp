@@ -77,6 +77,16 @@ TEST_F(DataTest, BadJsonlLinesNameTheLine) {
   }
 }
 
+// The out_of_range fuzzing found in the server's JSON parse, in a training file's line.
+TEST_F(DataTest, NumberOverflowInAJsonlLineNamesTheLine) {
+  try {
+    load_training_data(write("overflow.jsonl", "{\"text\": \"ok\"}\n{\"text\": 1e400}\n"), model_dir());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("overflow.jsonl:2"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(DataTest, CacheIsWrittenReusedAndRebuiltWhenTheDataChanges) {
   const auto path = write("c.txt", "one two three four");
   const LoadedData first = load_training_data(path, model_dir());

@@ -102,7 +102,7 @@ TokenData tokenize_corpus(const std::filesystem::path& data, const Tokenizer& to
       nlohmann::json doc;
       try {
         doc = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e400
         throw Error(fmt::format("{}: invalid JSON: {}", where, e.what()));
       }
       if (doc.is_object() && doc.contains("text") && doc["text"].is_string()) {
