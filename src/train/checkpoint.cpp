@@ -89,11 +89,21 @@ void link_into(const fs::path& out, const fs::path& checkpoint) {
   sync_dir(out);
 }
 
-// Older checkpoints, and folders of writes that a crash cut short, once `keep` is committed.
+// Older checkpoints, and what writes that a crash cut short left behind, once `keep` is
+// committed: staging folders, AtomicFile temporaries beside OUT's own files (`latest`,
+// loss_curve.svg, train_log.jsonl: NAME.tmp-XXXXXX) and half-made links (.NAME.link-PID).
+// A process killed between creating one of those and renaming it leaves it there; this
+// process has renamed all of its own by now, and OUT has one writer.
 void remove_stale(const fs::path& out, const std::string& keep) {
+  static const std::regex temp_file(".+\\.tmp-[A-Za-z0-9]{6}");
+  static const std::regex link_file("\\..+\\.link-[0-9]+");
   std::vector<fs::path> stale;
   for (const fs::directory_entry& e : fs::directory_iterator(out)) {
     const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && !e.is_symlink()) {
+      if (std::regex_match(name, temp_file) || std::regex_match(name, link_file)) stale.push_back(e.path());
+      continue;
+    }
     if (!e.is_directory() || name == keep) continue;
     const bool staging = name.starts_with(".checkpoint-") && name.find(".tmp-") != std::string::npos;
     if (is_checkpoint_name(name) || staging) stale.push_back(e.path());

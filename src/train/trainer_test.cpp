@@ -2,6 +2,8 @@
 // fp16 overflow handling, and the whole model's gradient with dropout by finite differences.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <cmath>
 #include <random>
 
@@ -187,6 +189,25 @@ TrainModel random_model(uint64_t seed) {
     for (size_t i = 0; i < t.numel; ++i) m.params[t.offset + i] = t.is_matrix ? normal(rng) : 1.0f + 0.1f * normal(rng);
   }
   return m;
+}
+
+// A run killed between creating a temporary in OUT and renaming it leaves NAME.tmp-XXXXXX
+// (AtomicFile: `latest`, loss_curve.svg) or .NAME.link-PID (a refreshed link) behind; the
+// next save removes them, and leaves the user's own files alone.
+TEST(Trainer, SaveRemovesTheTemporariesOfAKilledRun) {
+  TrainOptions o = base_options();
+  ThreadPool pool(2);
+  Distributed dist;
+  Trainer t(o, TrainModel::load(tiny()), fixture_tokens(), pool, dist);
+  t.step();
+  TempDir dir;
+  const char* leftovers[] = {"latest.tmp-AbC123", "loss_curve.svg.tmp-xYz789", ".model.safetensors.link-4242"};
+  for (const char* f : leftovers) std::ofstream(dir.path() / f) << "partial";
+  std::ofstream(dir.path() / "notes.txt") << "mine";
+  t.save(dir.path());
+  for (const char* f : leftovers) EXPECT_FALSE(std::filesystem::exists(dir.path() / f)) << f;
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "notes.txt"));
+  EXPECT_EQ(load_checkpoint(dir.path()).state.step, 1);
 }
 
 TEST(ModelGradCheck, FullModelWithDropoutByFiniteDifferences) {
