@@ -237,6 +237,18 @@ def seed_gguf(out):
                                                [("t", 12, [256, 1], 144), ("u", 14, [256, 1], 210)], alignment=64))
 
 
+def seed_grammars(out):
+    """smol's GBNF grammars and JSON Schemas (tests/grammars/), each also with a walk appended."""
+    walk = bytes(range(1, 200, 3))
+    for path in sorted((ROOT / "tests" / "grammars").glob("*.gbnf")):
+        write(out, "grammar_fuzz", path.stem, path.read_bytes())
+        write(out, "grammar_fuzz", path.stem + "_walk", path.read_bytes() + b"\0" + walk)
+    for path in sorted((ROOT / "tests" / "grammars" / "schemas").glob("*.json")):
+        write(out, "json_schema_fuzz", path.stem, path.read_bytes())
+        write(out, "json_schema_fuzz", path.stem + "_walk", path.read_bytes() + b"\0" + walk)
+    write(out, "json_schema_fuzz", "json_object_walk", b"object\0" + walk)
+
+
 def main():
     out = Path(sys.argv[1])
     shared = Path(os.environ.get("SMOL_SHARED") or (sys.argv[2] if len(sys.argv) > 2 else ROOT.parent / "shared"))
@@ -249,6 +261,7 @@ def main():
     seed_texts(out, shared)
     seed_templates(out)
     seed_gguf(out)
+    seed_grammars(out)
     for d in sorted(out.iterdir()):
         print(f"{d.name}: {len(list(d.iterdir()))} seeds")
 

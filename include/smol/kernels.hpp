@@ -116,6 +116,10 @@ void layer_norm(const float* x, const float* weight, const float* bias, float ep
 // erf form), "gelu_new" (tanh approximation), "relu", "silu"/"swish".
 enum class Activation { GELU, GELUTanh, ReLU, SiLU };
 void activate(Activation act, float* x, size_t n);
+// Training's forward out = f(in) and backward din += dout * f'(in), vectorised (SiLU, ReLU and
+// the tanh GELU to 1-2 ulp of the scalar forms; the erf GELU is scalar std::erf).
+void activation_forward_f32(Activation act, float* out, const float* in, size_t n);
+void activation_backward_f32(Activation act, float* din, const float* dout, const float* in, size_t n);
 const char* activation_name(Activation act);
 
 // y[t][i] += bias[i] for t < n_rows.

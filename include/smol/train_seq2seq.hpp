@@ -73,7 +73,13 @@ class BasicSeq2SeqActivations {
     std::vector<T> out;                     // the stack's output
   };
   Stack encoder, decoder;
+  // The LM head runs on the scored rows only (labels >= 0, in order): padding positions are
+  // ~10% of a bucketed batch and their logits, softmax and gradients would all be thrown away.
+  // logits/losses hold those rows, head_labels their labels, head_rows their row in the batch
+  // (empty when every row is scored).
   std::vector<T> logits, losses;
+  std::vector<int32_t> head_rows, head_labels;
+  std::vector<T> head_in, head_din;  // the scored rows of the decoder output, and their gradient
   std::vector<T> positions;  // sinusoidal table rows (Marian)
   // Which masks the last forward applied.
   bool hidden_masks = false, attention_masks = false, activation_masks = false;

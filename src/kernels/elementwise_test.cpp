@@ -188,3 +188,42 @@ TEST(Elementwise, AttentionHead) {
 
 }  // namespace
 }  // namespace smol
+
+namespace smol {
+namespace {
+
+// Training's vector activations against the formulas in double, on values that cover both
+// tails (where exp overflows or the tanh saturates) and an odd length for the scalar tail.
+TEST(Elementwise, ActivationForwardAndBackwardMatchTheFormulas) {
+  std::vector<float> x;
+  for (int i = 0; i < 1001; ++i) x.push_back(-100.0f + 0.2f * static_cast<float>(i));
+  for (float v : {-1e-6f, 0.0f, 1e-6f, 3.3f, -0.7f}) x.push_back(v);
+  const size_t n = x.size();
+  auto f = [](Activation act, double v) {
+    switch (act) {
+      case Activation::GELU: return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+      case Activation::GELUTanh: return 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+      case Activation::ReLU: return v > 0 ? v : 0.0;
+      case Activation::SiLU: return v / (1.0 + std::exp(-v));
+    }
+    return 0.0;
+  };
+  for (Activation act : {Activation::GELU, Activation::GELUTanh, Activation::ReLU, Activation::SiLU}) {
+    std::vector<float> out(n), din(n, 0.5f), dout(n);
+    for (size_t i = 0; i < n; ++i) dout[i] = 1.0f + 0.001f * static_cast<float>(i % 7);
+    activation_forward_f32(act, out.data(), x.data(), n);
+    activation_backward_f32(act, din.data(), dout.data(), x.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      const double v = x[i], want = f(act, v);
+      EXPECT_NEAR(out[i], want, 2e-6 * std::max(1.0, std::fabs(want))) << activation_name(act) << " x=" << v;
+      const double h = 1e-4 * std::max(1.0, std::fabs(v));
+      if (act == Activation::ReLU && std::fabs(v) < h) continue;  // central differences straddle the kink
+      const double grad = (f(act, v + h) - f(act, v - h)) / (2 * h);
+      EXPECT_NEAR(din[i], 0.5 + dout[i] * grad, 1e-5 * std::max(1.0, std::fabs(grad)))
+          << activation_name(act) << " x=" << v;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace smol

@@ -204,6 +204,18 @@ const char* gemm_isa() {
   return fn == gemm_thread_avx512 ? "avx512" : fn == gemm_thread_avx2 ? "avx2" : "generic";
 }
 
+void gemm_serial(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c, int64_t ldc,
+                 bool accumulate, Precision precision, float* scratch) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate) {
+      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    }
+    return;
+  }
+  select_kernel(precision)({m, n, k, a, b, c, ldc, accumulate, precision, scratch}, 0, 1);
+}
+
 void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c, int64_t ldc,
           bool accumulate, Precision precision) {
   if (m <= 0 || n <= 0) return;

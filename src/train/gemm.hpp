@@ -26,6 +26,11 @@ void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, GemmOperand a, Gemm
 // The instruction set gemm() dispatches float32 products to ("avx512", "avx2", "generic").
 const char* gemm_isa();
 
+// gemm() on the calling thread only, for products small enough to run inside one task of the
+// pool (one attention head). `scratch` holds kGemmScratchWordsPerThread floats of its own.
+void gemm_serial(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c, int64_t ldc,
+                 bool accumulate, Precision precision, float* scratch);
+
 // Internals shared with the bf16 kernel (train/gemm_bf16.cpp).
 struct GemmArgs {
   int64_t m, n, k;

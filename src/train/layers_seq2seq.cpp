@@ -10,6 +10,7 @@
 #include "smol/kernels.hpp"
 #include "smol/thread_pool.hpp"
 #include "smol/train_layers.hpp"
+#include "train/mha_float.hpp"
 #include "train/vector_ops.hpp"
 
 namespace smol {
@@ -111,6 +112,10 @@ void linear_backward(ThreadPool& pool, T* dinp, T* dweight, T* dbias, const T* d
 
 template <typename T>
 void activation_forward(Activation act, T* out, const T* inp, size_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    activation_forward_f32(act, out, inp, n);
+    return;
+  }
   constexpr T inv_sqrt2 = static_cast<T>(0.70710678118654752440);
   constexpr T c = static_cast<T>(0.79788456080286535588);  // sqrt(2/pi)
   for (size_t i = 0; i < n; ++i) {
@@ -128,6 +133,10 @@ void activation_forward(Activation act, T* out, const T* inp, size_t n) {
 
 template <typename T>
 void activation_backward(Activation act, T* dinp, const T* dout, const T* inp, size_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    activation_backward_f32(act, dinp, dout, inp, n);
+    return;
+  }
   constexpr T inv_sqrt2 = static_cast<T>(0.70710678118654752440);
   constexpr T inv_sqrt_2pi = static_cast<T>(0.39894228040143267794);
   constexpr T c = static_cast<T>(0.79788456080286535588);
@@ -168,6 +177,10 @@ void dropout_backward(T* dinp, const T* dout, const T* mask, size_t n) {
 template <typename T>
 void mha_forward(ThreadPool& pool, T* out, T* probs, const T* q, const T* k, const T* v, const T* drop_mask,
                  const int32_t* key_lengths, const MhaShape& s) {
+  if constexpr (std::is_same_v<T, float>) {
+    mha_forward_f32(pool, out, probs, q, k, v, drop_mask, key_lengths, s);
+    return;
+  }
   const int stride = s.n_heads * s.head_dim;
   const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
   const size_t items = static_cast<size_t>(s.batch) * s.n_heads;
@@ -209,6 +222,10 @@ void mha_forward(ThreadPool& pool, T* out, T* probs, const T* q, const T* k, con
 template <typename T>
 void mha_backward(ThreadPool& pool, T* dq, T* dk, T* dv, const T* dout, const T* probs, const T* q, const T* k,
                   const T* v, const T* drop_mask, const int32_t* key_lengths, const MhaShape& s) {
+  if constexpr (std::is_same_v<T, float>) {
+    mha_backward_f32(pool, dq, dk, dv, dout, probs, q, k, v, drop_mask, key_lengths, s);
+    return;
+  }
   const int stride = s.n_heads * s.head_dim;
   const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
   const size_t items = static_cast<size_t>(s.batch) * s.n_heads;

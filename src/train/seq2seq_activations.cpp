@@ -117,6 +117,8 @@ void BasicSeq2SeqActivations<T>::reshape(int batch, int source_len, int target_l
   size_stack(decoder, false, Nt, config_.decoder.heads, config_.decoder.ffn, target_len, source_len, masks);
   logits.resize(static_cast<size_t>(Nt) * config_.decoder_vocab_size);
   losses.resize(Nt);
+  head_in.resize(static_cast<size_t>(Nt) * config_.d_model);
+  head_din.resize(head_in.size());
   const size_t d = config_.d_model, rows = std::max(Ns, Nt);
   const size_t F = std::max(config_.encoder.ffn, config_.decoder.ffn);
   if (config_.arch.positions == PositionKind::Sinusoidal) {
@@ -159,7 +161,7 @@ size_t BasicSeq2SeqActivations<T>::bytes() const {
       for (const auto* v : {&l.ffn.h, &l.ffn.act, &l.ffn.dropped, &l.ffn.mask}) add(*v);
     }
   }
-  for (const auto* v : {&logits, &losses, &positions, &branch, &dres, &dsum, &dbranch, &dnorm, &dq, &dk, &dv, &dctx,
+  for (const auto* v : {&logits, &losses, &head_in, &head_din, &positions, &branch, &dres, &dsum, &dbranch, &dnorm, &dq, &dk, &dv, &dctx,
                         &dh, &dact, &ddropped, &denc}) {
     add(*v);
   }

@@ -145,13 +145,24 @@ void model_backward(const Seq2SeqConfig& c, const BasicParamPtrs<Real>& P, const
   const BasicSeq2SeqParams<Real>& W = P.seq2seq;
   const BasicSeq2SeqParams<Real>& Gw = G.seq2seq;
 
-  Real* dlogits = acts.logits.data();
-  smoothed_cross_entropy_backward(pool, dlogits, acts.logits.data(), batch.labels.data(), dloss, Nt, V,
-                                  o.label_smoothing);
+  // The LM head saw the scored rows only (model_forward): their gradient is scattered back.
+  const int scored = static_cast<int>(acts.head_labels.size());
+  const bool all_rows = scored == Nt;
   zero(acts.dres, static_cast<size_t>(Nt) * d);
-  // final_logits_bias is a buffer: no gradient.
-  linear_backward<Real>(pool, acts.dres.data(), Gw.lm_head, nullptr, dlogits, acts.decoder.out.data(), W.lm_head, Nt,
-                        d, V, o.precision);
+  if (scored > 0) {
+    Real* dlogits = acts.logits.data();
+    smoothed_cross_entropy_backward(pool, dlogits, acts.logits.data(), acts.head_labels.data(), dloss, scored, V,
+                                    o.label_smoothing);
+    Real* din = all_rows ? acts.dres.data() : acts.head_din.data();
+    if (!all_rows) zero(acts.head_din, static_cast<size_t>(scored) * d);
+    // final_logits_bias is a buffer: no gradient.
+    linear_backward<Real>(pool, din, Gw.lm_head, nullptr, dlogits, all_rows ? acts.decoder.out.data() : acts.head_in.data(),
+                          W.lm_head, scored, d, V, o.precision);
+    for (int r = 0; !all_rows && r < scored; ++r) {
+      std::copy_n(acts.head_din.begin() + static_cast<std::ptrdiff_t>(r) * d, d,
+                  acts.dres.begin() + static_cast<std::ptrdiff_t>(acts.head_rows[r]) * d);
+    }
+  }
 
   zero(acts.denc, static_cast<size_t>(B) * S * d);
   StackBackward<Real> dec{c, W.decoder, Gw.decoder, acts, acts.decoder, pool, o.precision, B, T, c.decoder.heads,

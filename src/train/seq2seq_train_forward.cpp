@@ -221,11 +221,31 @@ double model_forward(const Seq2SeqConfig& c, const BasicParamPtrs<Real>& P, cons
   }
   dec.finish();
 
-  const int V = c.decoder_vocab_size, Nt = B * T;
-  linear_forward(pool, acts.logits.data(), acts.decoder.out.data(), W.lm_head, W.final_logits_bias, Nt, c.d_model, V,
-                 o.precision);
-  return smoothed_cross_entropy_forward(pool, acts.losses.data(), acts.logits.data(), acts.logits.data(),
-                                        batch.labels.data(), Nt, V, o.label_smoothing);
+  const int V = c.decoder_vocab_size, d = c.d_model, Nt = B * T;
+  acts.head_rows.clear();
+  acts.head_labels.clear();
+  for (int n = 0; n < Nt; ++n) {
+    if (batch.labels[n] < 0) continue;
+    acts.head_rows.push_back(n);
+    acts.head_labels.push_back(batch.labels[n]);
+  }
+  const int scored = static_cast<int>(acts.head_rows.size());
+  const Real* head_in = acts.decoder.out.data();
+  const int32_t* labels = batch.labels.data();
+  if (scored == Nt) {
+    acts.head_rows.clear();
+  } else {
+    for (int r = 0; r < scored; ++r) {
+      std::copy_n(acts.decoder.out.begin() + static_cast<std::ptrdiff_t>(acts.head_rows[r]) * d, d,
+                  acts.head_in.begin() + static_cast<std::ptrdiff_t>(r) * d);
+    }
+    head_in = acts.head_in.data();
+    labels = acts.head_labels.data();
+  }
+  if (scored == 0) return 0.0;
+  linear_forward(pool, acts.logits.data(), head_in, W.lm_head, W.final_logits_bias, scored, d, V, o.precision);
+  return smoothed_cross_entropy_forward(pool, acts.losses.data(), acts.logits.data(), acts.logits.data(), labels,
+                                        scored, V, o.label_smoothing);
 }
 
 template double model_forward<float>(const Seq2SeqConfig&, const BasicParamPtrs<float>&, const Seq2SeqBatch&,
