@@ -105,7 +105,7 @@ TEST_P(SpeculativeGreedy, RandomDraftOfTheSameVocabulary) {
 TEST_P(SpeculativeGreedy, PromptLookup) {
   Engine target(testing::fixtures_dir() / GetParam(), 2);
   for (int ngram : {1, 2, 3}) {
-    const SpeculativeStats s = expect_same_as_plain(target, greedy(24), [&](SpeculativeOptions& o) {
+    const SpeculativeStats s = expect_same_as_plain(target, greedy(40), [&](SpeculativeOptions& o) {
       o.lookup_ngram = ngram;
       o.draft_max = 8;
     });
