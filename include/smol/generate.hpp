@@ -46,6 +46,37 @@ class Engine {
   mutable std::shared_ptr<const GrammarVocab> grammar_vocab_;
 };
 
+// Speculative decoding: something cheap proposes the next tokens and the model checks them
+// all in one batched forward pass. Greedy output is token for token that of plain decoding
+// (the check computes every row with the one-token kernels); sampled output keeps the model's
+// distribution exactly (speculative sampling's acceptance rule over the sampler's whole chain).
+struct SpeculativeOptions {
+  // A draft model with the same vocabulary, run on the target engine's threads; or nullptr.
+  // generate() only compares the sizes: check_same_vocabulary once when loading the draft.
+  const Engine* draft = nullptr;
+  // > 0 instead of a draft model: prompt lookup, proposing the tokens that followed the most
+  // recent earlier occurrence of the last `lookup_ngram` tokens (prompt and output so far).
+  int lookup_ngram = 0;
+  int draft_max = 16;         // most tokens proposed per step
+  int draft_min = 0;          // fewer proposed tokens than this are not checked (a plain step)
+  float draft_p_min = 0.75f;  // a draft model stops proposing when its top probability is below this
+  bool enabled() const { return draft != nullptr || lookup_ngram > 0; }
+  // Throws smol::Error naming the first bad field (both a draft and lookup, sizes out of range).
+  void validate() const;
+};
+
+// Throws smol::Error with one line when `draft` cannot draft for `target`: a different vocabulary
+// size or a token whose text or special-ness differs.
+void check_same_vocabulary(const Engine& target, const Engine& draft);
+
+struct SpeculativeStats {
+  int64_t steps = 0;     // forward passes of the target model after the prompt
+  int64_t drafted = 0;   // tokens proposed and checked
+  int64_t accepted = 0;  // of those, tokens kept
+  double draft_seconds = 0.0;  // spent proposing (the draft model's forward passes), within decode_seconds
+  double acceptance_rate() const { return drafted ? static_cast<double>(accepted) / drafted : 0.0; }
+};
+
 struct GenerateOptions {
   int max_new_tokens = 128;
   SamplingParams sampling;
@@ -59,6 +90,8 @@ struct GenerateOptions {
   // only where it may end, generation ends when it is complete, and near the token limit
   // only tokens after which it can still be completed in time (GrammarMatcher).
   std::optional<Grammar> grammar;
+  // Not with a grammar: generate() refuses the combination.
+  SpeculativeOptions speculative;
 };
 
 struct GenerateResult {
@@ -68,6 +101,7 @@ struct GenerateResult {
   int prompt_tokens = 0;
   double prefill_seconds = 0.0;
   double decode_seconds = 0.0;
+  SpeculativeStats speculative;  // with options.speculative enabled
 };
 
 // Receives text as soon as it is complete UTF-8; returns false to stop generating.

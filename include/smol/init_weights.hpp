@@ -15,4 +15,11 @@ namespace smol {
 void init_random_model(const std::filesystem::path& config_path, const std::filesystem::path& out_dir, DType dtype,
                        uint64_t seed);
 
+// Writes `out_dir` as a copy of the model folder `source_dir` (safetensors, one file or shards)
+// whose matrices get Gaussian noise of `relative_noise` times each matrix's RMS; vectors (norms,
+// biases) are copied. Same dtypes, one model.safetensors; config and tokenizer files copied. A
+// draft of controllable agreement with its source, for speculative decoding's tests and benchmarks.
+void perturb_model(const std::filesystem::path& source_dir, const std::filesystem::path& out_dir,
+                   float relative_noise, uint64_t seed);
+
 }  // namespace smol

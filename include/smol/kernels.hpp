@@ -37,7 +37,14 @@ void widen_row(const MatrixView& m, int64_t row, float* out);
 // decoded into float32 and multiplied exactly, except Q8_0 on AVX-512 VNNI machines, which
 // stays in integers (quantized activations) at every batch size. Throws smol::Error when
 // cols is not a multiple of the weight type's block size.
-void matmul(ThreadPool& pool, const float* x, int n_tokens, const MatrixView& w, float* y);
+//
+// MatmulPath::PerToken instead sends every batch through the one-token dot products (each
+// weight row group is still read once for all tokens), so that every token's output is bit
+// for bit what a call with that token alone gives: speculative decoding verifies drafted
+// tokens in one batch and must reproduce plain decoding exactly.
+enum class MatmulPath { ByBatchSize, PerToken };
+void matmul(ThreadPool& pool, const float* x, int n_tokens, const MatrixView& w, float* y,
+            MatmulPath path = MatmulPath::ByBatchSize);
 
 // Whether matmul on `type` weights and n_tokens tokens quantizes the activations to 8 bits
 // (else it multiplies the decoded weights and float32 activations exactly).
@@ -51,7 +58,8 @@ struct MatmulOutput {
 
 // Several matrices sharing the same input and cols (Q/K/V, gate/up) in one pool dispatch:
 // the input is prepared once and the threads are woken once.
-void matmul_multi(ThreadPool& pool, const float* x, int n_tokens, std::span<const MatmulOutput> outputs);
+void matmul_multi(ThreadPool& pool, const float* x, int n_tokens, std::span<const MatmulOutput> outputs,
+                  MatmulPath path = MatmulPath::ByBatchSize);
 
 // y = x * rsqrt(mean(x^2) + eps) * weight, in float32.
 void rms_norm(const float* x, const float* weight, float eps, int dim, float* y);
@@ -179,6 +187,9 @@ struct AttentionArgs {
   float scale = 1.0f;
   // Used by shared_keys_attention only: every query sees keys 0 .. n_keys - 1.
   int n_keys = 0;
+  // Every (token, head) through the one-token kernel, never the tiled one: each token's output
+  // is then bit for bit what a call with that token alone gives (speculative verification).
+  bool per_token = false;
 };
 void causal_attention(ThreadPool& pool, const AttentionArgs& args);
 

@@ -47,6 +47,12 @@ class TokenConstraint {
   virtual void mask(std::span<float> logits) = 0;  // -inf for every refused token
 };
 
+// One token of a sampling distribution.
+struct TokenProb {
+  int32_t id;
+  float p;
+};
+
 // Index of the largest logit; the lowest index wins ties, NaN never wins. Requires a
 // non-empty span.
 int32_t argmax(std::span<const float> logits);
@@ -73,6 +79,17 @@ class Sampler {
   // want greedy-with-penalties (and tests) can see its effect.
   void apply_penalties(std::span<float> logits, std::span<const int32_t> history);
 
+  // The distribution sample() draws from, written to `out`: the tokens the chain keeps and
+  // their probabilities, renormalized (they sum to 1 up to rounding); one token with p = 1
+  // when greedy. Penalties are applied to `logits` in place, as sample() does. Speculative
+  // sampling needs these: the target's p(x) and the draft's q(x). Throws as sample() does.
+  void distribution(std::span<float> logits, std::span<const int32_t> history, std::vector<TokenProb>& out);
+  // Draws one id from `dist` (weights >= 0, not all 0; they need not sum to 1) with this
+  // sampler's generator.
+  int32_t draw_from(std::span<const TokenProb> dist);
+  // A uniform number in [0, 1) from this sampler's generator.
+  double uniform() { return uniform01(); }
+
   uint64_t seed() const { return seed_; }  // the effective seed (after std::random_device)
   const SamplingParams& params() const { return params_; }
 
@@ -84,6 +101,9 @@ class Sampler {
   };
 
   int32_t draw(std::span<const float> logits);  // the chain after penalties
+  // With temperature > 0: the chain after penalties up to the draw. Leaves the kept tokens in
+  // cands_[0, n) with probabilities that sum to `kept_mass`, and returns n.
+  size_t keep_candidates(std::span<const float> logits, int32_t best, double& kept_mass);
   void select_top_k(std::span<const float> logits, size_t k);
   size_t keep_top_p(size_t n, bool sorted);
   size_t keep_min_p(size_t n, bool sorted);

@@ -38,6 +38,7 @@ struct GenerateArgs {
   std::string weights;
   std::string grammar_file, json_schema_file;  // --grammar, --json-schema
   bool json = false;                           // --json
+  SpeculativeFlags speculative;
   // Given on the command line (not defaults): an encoder-decoder folder's generation config
   // decides everything else.
   bool n_given = false, temp_given = false, length_penalty_given = false;
@@ -145,15 +146,41 @@ int run_beam_search(Engine& engine, const GenerateArgs& args, const std::vector<
   return 0;
 }
 
+// One line on stderr: how much of what was proposed the model kept.
+void print_speculative_stats(const SpeculativeStats& s, int generated) {
+  std::fprintf(stderr, "%s", fmt::format("smol: speculative: drafted {} tokens, accepted {} ({:.1f}%), {} target steps "
+                                         "({:.2f} tokens per step), {:.3f} s drafting\n",
+                                         s.drafted, s.accepted, 100.0 * s.acceptance_rate(), s.steps,
+                                         s.steps ? static_cast<double>(generated) / s.steps : 0.0, s.draft_seconds)
+                                 .c_str());
+}
+
 int run_generate(const GenerateArgs& args) {
   args.sampling.validate();
   if (constrained(args) && args.beams > 0) throw Error("--beams cannot be combined with --grammar, --json-schema or --json");
+  if (args.speculative.enabled() && args.beams > 0) {
+    throw Error("--beams cannot be combined with --draft or --lookup: speculative decoding covers greedy and sampling");
+  }
+  if (args.speculative.enabled() && constrained(args)) {
+    throw Error("--draft and --lookup cannot be combined with --grammar, --json-schema or --json");
+  }
   std::optional<Grammar> grammar = grammar_from_args(args);
   const std::filesystem::path dir = resolve_model(args.model);
-  if (is_seq2seq_folder(dir)) return run_seq2seq_generate(args, dir);
+  if (is_seq2seq_folder(dir)) {
+    if (args.speculative.enabled()) throw Error("--draft and --lookup need a decoder-only model; this folder is an encoder-decoder");
+    return run_seq2seq_generate(args, dir);
+  }
   std::optional<WeightType> weights;
   if (!args.weights.empty()) weights = weight_type_from_flag(args.weights);
   Engine engine(dir, args.threads, args.load, weights);
+  // The draft runs on the target's threads; --weights converts it too.
+  std::unique_ptr<Engine> draft;
+  if (!args.speculative.draft.empty()) {
+    const std::filesystem::path draft_dir = resolve_model(args.speculative.draft);
+    if (is_seq2seq_folder(draft_dir)) throw Error("--draft needs a decoder-only model; " + args.speculative.draft + " is an encoder-decoder");
+    draft = std::make_unique<Engine>(draft_dir, 1, args.load, weights);
+    check_same_vocabulary(engine, *draft);
+  }
 
   std::string text = args.prompt;
   if (args.chat) {
@@ -171,6 +198,12 @@ int run_generate(const GenerateArgs& args) {
   options.context = args.context;
   options.cache_type = args.cache_type;
   options.grammar = std::move(grammar);
+  options.speculative.draft = draft.get();
+  options.speculative.lookup_ngram = args.speculative.lookup;
+  options.speculative.draft_max = args.speculative.draft_max;
+  options.speculative.draft_min = args.speculative.draft_min;
+  options.speculative.draft_p_min = args.speculative.draft_p_min;
+  options.speculative.validate();
 
   Sampler probe(args.sampling);  // resolves a random seed once so it can be reported
   options.sampling.seed = probe.seed();
@@ -195,6 +228,7 @@ int run_generate(const GenerateArgs& args) {
       result.prefill_seconds > 0 ? result.prompt_tokens / result.prefill_seconds : 0.0, generated,
       result.decode_seconds, result.decode_seconds > 0 ? generated / result.decode_seconds : 0.0,
       result.finish_reason, options.sampling.seed).c_str());
+  if (options.speculative.enabled()) print_speculative_stats(result.speculative, generated);
   return 0;
 }
 
@@ -222,6 +256,7 @@ Command add_generate_command(CLI::App& root) {
                   "With --beams: a finished beam scores sum(log p) / length^X (length = new tokens)")
       ->capture_default_str();
   add_weights_option(*app, args->weights);
+  add_speculative_options(*app, args->speculative);
   auto* grammar = app->add_option("--grammar", args->grammar_file,
                                   "Constrain the output to a GBNF grammar file (llama.cpp's format; start rule 'root')")
                       ->check(CLI::ExistingFile);

@@ -95,6 +95,20 @@ void add_sampling_options(CLI::App& app, SamplingParams& p) {
   app.add_option("--seed", p.seed, "Random seed (default: random, reported on stderr)");
 }
 
+void add_speculative_options(CLI::App& app, SpeculativeFlags& f) {
+  auto* draft = app.add_option("--draft", f.draft,
+                               "Speculative decoding with this draft model (same tokenizer; a folder, .gguf or OWNER/NAME)");
+  auto* lookup = app.add_option("--lookup", f.lookup,
+                                "Speculative decoding by prompt lookup: propose what followed the last N tokens before")
+                     ->check(CLI::Range(1, 64));
+  draft->excludes(lookup);
+  app.add_option("--draft-max", f.draft_max, "Most tokens proposed per step")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--draft-min", f.draft_min, "Fewer proposed tokens than this are not checked")
+      ->check(CLI::Range(0, 64))->capture_default_str();
+  app.add_option("--draft-p-min", f.draft_p_min, "The draft stops proposing when its top probability is below P")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+}
+
 CLI::Validator cache_type_names() {
   return CLI::Validator(
       [](std::string& value) -> std::string {

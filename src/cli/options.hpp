@@ -27,6 +27,18 @@ void add_threads_option(CLI::App& app, int& threads);
 // --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --seed
 void add_sampling_options(CLI::App& app, SamplingParams& params);
 
+// --draft MODEL --draft-max N --draft-min N --draft-p-min P --lookup N (llama.cpp's names):
+// speculative decoding with a draft model or prompt lookup (SpeculativeOptions).
+struct SpeculativeFlags {
+  std::string draft;  // empty: none
+  int lookup = 0;
+  int draft_max = 16;
+  int draft_min = 0;
+  float draft_p_min = 0.75f;
+  bool enabled() const { return !draft.empty() || lookup > 0; }
+};
+void add_speculative_options(CLI::App& app, SpeculativeFlags& flags);
+
 // --cache-type f32|f16|bf16|q8_0: how the KV cache stores keys and values (llama.cpp's
 // -ctk/-ctv, one flag for both). An unknown name is a command-line error (exit 2).
 void add_cache_type_option(CLI::App& app, WeightType& type);

@@ -3,45 +3,64 @@
 
 #include <fmt/format.h>
 
+#include "generate/generate_internal.hpp"
 #include "smol/error.hpp"
 #include "smol/generate.hpp"
 
 namespace smol {
 
-namespace {
+namespace detail {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-}  // namespace
-
-GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const GenerateOptions& options,
-                        const TextCallback& on_text) {
-  const Model& model = engine.model();
-  const ModelConfig& config = model.config();
+GenerationPlan plan_generation(const ModelConfig& config, std::span<const int32_t> prompt,
+                               const GenerateOptions& options) {
   if (prompt.empty()) throw Error("the prompt is empty: give at least one token");
   if (options.max_new_tokens < 0) throw Error("the number of tokens to generate must be >= 0");
 
-  const int prompt_len = static_cast<int>(prompt.size());
+  GenerationPlan plan;
+  plan.prompt_len = static_cast<int>(prompt.size());
   const int limit = options.context > 0 ? options.context : config.max_position_embeddings;
   if (options.context > config.max_position_embeddings) {
     throw Error(fmt::format("context {} exceeds the model's max_position_embeddings of {}", options.context,
                             config.max_position_embeddings));
   }
-  if (prompt_len >= limit) {
+  if (plan.prompt_len >= limit) {
     throw Error(fmt::format("the prompt has {} tokens, but the context holds only {}: shorten the prompt{}",
-                            prompt_len, limit, options.context > 0 ? " or raise --ctx" : ""));
+                            plan.prompt_len, limit, options.context > 0 ? " or raise --ctx" : ""));
   }
   // The cache only needs room for what this call can produce.
-  const int capacity = std::min(limit, prompt_len + std::max(1, options.max_new_tokens));
-  const int batch = std::min(options.prefill_batch, prompt_len);
+  plan.capacity = std::min(limit, plan.prompt_len + std::max(1, options.max_new_tokens));
+  plan.prefill_batch = std::max(1, std::min(options.prefill_batch, plan.prompt_len));
+  plan.max_tokens = std::min(options.max_new_tokens, plan.capacity - plan.prompt_len + 1);
+  plan.stop_ids = options.stop_ids.value_or(
+      std::vector<int32_t>(config.eos_token_ids.begin(), config.eos_token_ids.end()));
+  return plan;
+}
+
+void prefill(const Model& model, std::span<const int32_t> prompt, KvCache& kv, ForwardBuffers& buf, ThreadPool& pool,
+             int batch) {
+  const int total = static_cast<int>(prompt.size());
+  batch = std::max(1, std::min(batch, buf.max_tokens));
+  for (int done = 0; done < total; done += batch) {
+    const int n = std::min(batch, total - done);
+    model.forward(prompt.subspan(done, n), kv, buf, pool, Logits::Last);
+  }
+}
+
+}  // namespace detail
+
+GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const GenerateOptions& options,
+                        const TextCallback& on_text) {
+  const Model& model = engine.model();
+  const ModelConfig& config = model.config();
+  const detail::GenerationPlan plan = detail::plan_generation(config, prompt, options);
+  if (options.speculative.enabled()) return detail::generate_speculative(engine, prompt, options, plan, on_text);
+  const int prompt_len = plan.prompt_len;
+  const int capacity = plan.capacity;
+  const std::vector<int32_t>& stop_ids = plan.stop_ids;
 
   KvCache kv(config, capacity, options.cache_type);
-  ForwardBuffers buf(config, std::max(1, batch), engine.pool().size(), capacity);
+  ForwardBuffers buf(config, plan.prefill_batch, engine.pool().size(), capacity);
   Sampler sampler(options.sampling);
-  const std::vector<int32_t> stop_ids = options.stop_ids.value_or(
-      std::vector<int32_t>(config.eos_token_ids.begin(), config.eos_token_ids.end()));
 
   GenerateResult result;
   result.prompt_tokens = prompt_len;
@@ -53,11 +72,8 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
   // Building the vocabulary trie (once per engine) counts as time to the first token.
   std::optional<GrammarMatcher> grammar;
   if (options.grammar) grammar.emplace(*options.grammar, engine.grammar_vocab(), stop_ids);
-  for (int done = 0; done < prompt_len; done += batch) {
-    const int n = std::min(batch, prompt_len - done);
-    model.forward(prompt.subspan(done, n), kv, buf, engine.pool(), Logits::Last);
-  }
-  result.prefill_seconds = seconds_since(start);
+  detail::prefill(model, prompt, kv, buf, engine.pool(), plan.prefill_batch);
+  result.prefill_seconds = detail::seconds_since(start);
 
   start = std::chrono::steady_clock::now();
   StreamDecoder decoder(engine.tokenizer());
@@ -92,7 +108,7 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
   if (grammar) result.grammar_complete = grammar->can_end();
   const std::string rest = decoder.flush();
   if (!rest.empty()) on_text(rest);
-  result.decode_seconds = seconds_since(start);
+  result.decode_seconds = detail::seconds_since(start);
   return result;
 }
 

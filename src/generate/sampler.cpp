@@ -159,11 +159,8 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
   return draw(logits);
 }
 
-int32_t Sampler::draw(std::span<const float> logits) {
-  const int32_t best = checked_argmax(logits);
-  if (params_.temperature <= 0.0f) return best;
+size_t Sampler::keep_candidates(std::span<const float> logits, int32_t best, double& kept_mass) {
   const float max_logit = logits[static_cast<size_t>(best)];
-
   const size_t vocab = logits.size();
   size_t n = vocab;
   bool sorted = false;  // cands_[0, n) best first?
@@ -194,9 +191,17 @@ int32_t Sampler::draw(std::span<const float> logits) {
   if (params_.top_p < 1.0f) n = keep_top_p(n, sorted);
   if (params_.min_p > 0.0f) n = keep_min_p(n, sorted);
 
-  // Renormalizing is folded into the draw: scale the uniform by the kept mass.
-  double kept_mass = 0.0;
+  kept_mass = 0.0;
   for (size_t i = 0; i < n; ++i) kept_mass += cands_[i].p;
+  return n;
+}
+
+int32_t Sampler::draw(std::span<const float> logits) {
+  const int32_t best = checked_argmax(logits);
+  if (params_.temperature <= 0.0f) return best;
+  double kept_mass = 0.0;
+  const size_t n = keep_candidates(logits, best, kept_mass);
+  // Renormalizing is folded into the draw: scale the uniform by the kept mass.
   const double target = uniform01() * kept_mass;
   double cumulative = 0.0;
   for (size_t i = 0; i < n; ++i) {
@@ -207,6 +212,37 @@ int32_t Sampler::draw(std::span<const float> logits) {
   for (size_t i = n; i-- > 0;)
     if (cands_[i].p > 0.0f) return cands_[i].id;
   return cands_[0].id;
+}
+
+void Sampler::distribution(std::span<float> logits, std::span<const int32_t> history, std::vector<TokenProb>& out) {
+  if (logits.empty()) throw Error("sampler: the logits row is empty");
+  apply_penalties(logits, history);
+  const int32_t best = checked_argmax(logits);
+  out.clear();
+  if (params_.temperature <= 0.0f) {
+    out.push_back({best, 1.0f});
+    return;
+  }
+  double kept_mass = 0.0;
+  const size_t n = keep_candidates(logits, best, kept_mass);
+  const auto inv = static_cast<float>(1.0 / kept_mass);
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) out.push_back({cands_[i].id, cands_[i].p * inv});
+}
+
+int32_t Sampler::draw_from(std::span<const TokenProb> dist) {
+  double total = 0.0;
+  for (const TokenProb& t : dist) total += t.p;
+  if (!(total > 0.0)) throw Error("sampler: the distribution to draw from has no mass");
+  const double target = uniform01() * total;
+  double cumulative = 0.0;
+  for (const TokenProb& t : dist) {
+    cumulative += t.p;
+    if (target < cumulative) return t.id;
+  }
+  for (size_t i = dist.size(); i-- > 0;)
+    if (dist[i].p > 0.0f) return dist[i].id;
+  return dist[0].id;
 }
 
 }  // namespace smol

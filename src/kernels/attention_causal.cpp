@@ -173,7 +173,7 @@ void run_attention(ThreadPool& pool, const AttentionArgs& a, const Visibility& v
   validate(a);
   if (a.n_tokens == 0 || a.n_heads == 0) return;
   const detail::GemmShape shape = detail::gemm_shape();
-  if (a.n_tokens >= kTiledMinTokens && a.head_dim % shape.panel_rows == 0) {
+  if (!a.per_token && a.n_tokens >= kTiledMinTokens && a.head_dim % shape.panel_rows == 0) {
     attention_tiled(pool, a, vis, shape);
   } else {
     attention_per_head(pool, a, vis);

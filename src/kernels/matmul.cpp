@@ -232,15 +232,21 @@ void widen_row(const MatrixView& m, int64_t row, float* out) {
   dequantize_row(m.type, static_cast<const uint8_t*>(m.data) + row * bytes, out, m.cols);
 }
 
-void matmul_multi(ThreadPool& pool, const float* x, int n_tokens, std::span<const MatmulOutput> outputs) {
+void matmul_multi(ThreadPool& pool, const float* x, int n_tokens, std::span<const MatmulOutput> outputs,
+                  MatmulPath path) {
   if (outputs.empty() || n_tokens <= 0) return;
   if (outputs.size() > kMaxOutputs) {
     for (size_t i = 0; i < outputs.size(); i += kMaxOutputs) {
-      matmul_multi(pool, x, n_tokens, outputs.subspan(i, std::min(kMaxOutputs, outputs.size() - i)));
+      matmul_multi(pool, x, n_tokens, outputs.subspan(i, std::min(kMaxOutputs, outputs.size() - i)), path);
     }
     return;
   }
   check_outputs(outputs);
+  // The dot products compute every (row, token) pair alone, in the same order at any batch size.
+  if (path == MatmulPath::PerToken) {
+    matmul_dots(pool, x, n_tokens, outputs);
+    return;
+  }
   const bool vnni = detail::cpu_has_avx512_vnni() && n_tokens >= kQ8VnniMinTokens;
   const bool q8_vnni = vnni && all_q8_0(outputs);
   if (vnni && !q8_vnni && std::any_of(outputs.begin(), outputs.end(), [](const MatmulOutput& o) {
@@ -274,9 +280,9 @@ void matmul_multi(ThreadPool& pool, const float* x, int n_tokens, std::span<cons
   }
 }
 
-void matmul(ThreadPool& pool, const float* x, int n_tokens, const MatrixView& w, float* y) {
+void matmul(ThreadPool& pool, const float* x, int n_tokens, const MatrixView& w, float* y, MatmulPath path) {
   const MatmulOutput out{w, y};
-  matmul_multi(pool, x, n_tokens, std::span<const MatmulOutput>(&out, 1));
+  matmul_multi(pool, x, n_tokens, std::span<const MatmulOutput>(&out, 1), path);
 }
 
 }  // namespace smol

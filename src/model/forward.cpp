@@ -48,6 +48,7 @@ void Model::attention(int layer, std::span<const TokenSlot> slots, ForwardBuffer
     args.n_kv_heads = c.num_key_value_heads;
     args.head_dim = head_dim;
     args.scale = scale;
+    args.per_token = buf.per_token_kernels;
     causal_attention(pool, args);
     return;
   }
@@ -114,6 +115,7 @@ void Model::forward_batch(std::span<const int32_t> tokens, std::span<const Token
   const int kv_dim = c.num_key_value_heads * c.head_dim;
   const int ffn = c.intermediate_size;
   const int half = c.head_dim / 2;
+  const MatmulPath path = buf.per_token_kernels ? MatmulPath::PerToken : MatmulPath::ByBatchSize;
 
   for (int t = 0; t < n; ++t) {
     widen_row(weights_.embed, tokens[t], buf.residual.data() + t * hidden);
@@ -138,7 +140,7 @@ void Model::forward_batch(std::span<const int32_t> tokens, std::span<const Token
     }
     // Q, K and V share their input: one dispatch, activations prepared once.
     const MatmulOutput qkv[] = {{w.q, buf.q.data()}, {w.k, buf.k.data()}, {w.v, buf.v.data()}};
-    matmul_multi(pool, normed, n, qkv);
+    matmul_multi(pool, normed, n, qkv, path);
     for_rows([&](int begin, int end) {
       for (int t = begin; t < end; ++t) {
         const float* cos = buf.rope_cos.data() + t * half;
@@ -149,7 +151,7 @@ void Model::forward_batch(std::span<const int32_t> tokens, std::span<const Token
       }
     });
     attention(l, slots, buf, pool);
-    matmul(pool, buf.attn_out.data(), n, w.o, buf.proj.data());
+    matmul(pool, buf.attn_out.data(), n, w.o, buf.proj.data(), path);
     // Residual add and the next norm in one pass over each row, while it is in cache.
     for_rows([&](int begin, int end) {
       for (int t = begin; t < end; ++t) {
@@ -158,12 +160,12 @@ void Model::forward_batch(std::span<const int32_t> tokens, std::span<const Token
       }
     });
     const MatmulOutput gate_up[] = {{w.gate, buf.gate.data()}, {w.up, buf.up.data()}};
-    matmul_multi(pool, normed, n, gate_up);
+    matmul_multi(pool, normed, n, gate_up, path);
     for_rows([&](int begin, int end) {
       silu_mul(buf.gate.data() + static_cast<size_t>(begin) * ffn, buf.up.data() + static_cast<size_t>(begin) * ffn,
                (end - begin) * ffn);
     });
-    matmul(pool, buf.gate.data(), n, w.down, buf.proj.data());
+    matmul(pool, buf.gate.data(), n, w.down, buf.proj.data(), path);
     // The residual add, fused with the next layer's attention norm.
     const std::vector<float>* next_norm =
         l + 1 < c.num_hidden_layers ? &weights_.layers[l + 1].attn_norm : nullptr;
@@ -186,7 +188,7 @@ void Model::forward_batch(std::span<const int32_t> tokens, std::span<const Token
   // only its last token's logits would otherwise hold 512 x 49152 floats (100 MB).
   const size_t logit_floats = static_cast<size_t>(rows) * c.vocab_size;
   if (buf.logits.size() < logit_floats) buf.logits.resize(logit_floats);
-  matmul(pool, buf.normed.data(), rows, weights_.lm_head, buf.logits.data());
+  matmul(pool, buf.normed.data(), rows, weights_.lm_head, buf.logits.data(), path);
 }
 
 void Model::forward(std::span<const int32_t> tokens, KvCache& kv, ForwardBuffers& buf, ThreadPool& pool,
