@@ -85,6 +85,7 @@ TEST(QaCli, ExtractiveAnswersAreSpansWithTheirOffsetsOn50Pairs) {
   // An end token is refused until the span holds more than whitespace: only a span cut by the
   // token limit can be empty.
   EXPECT_GE(non_empty, 45);
+  std::printf("extractive answers: 50/50 spans with right offsets, %d non-empty\n", non_empty);
 }
 
 TEST(QaCli, PlainOutputAndFreeAnswers) {
