@@ -1,7 +1,8 @@
 // libFuzzer target: the HTTP request bodies of POST /v1/chat/completions and /v1/completions
 // through the layer the server runs before any model work: parse_completion_request, the
-// sampling checks, the prompt (the real SmolLM2 chat template rendered with the messages, or
-// the prompt text, encoded by its tokenizer), the stop strings applied to that text in pieces,
+// sampling checks, the prompt (the real SmolLM2 chat template rendered with the messages and
+// tools, or the prompt text, encoded by its tokenizer), a forced tool call's grammar, the
+// tool-call reader, the stop strings applied to that text in pieces,
 // and the error body of a rejected request. Errors must be ApiError (answered as a 400) or
 // smol::Error; anything else is a bug.
 #include <cstdlib>
@@ -45,7 +46,17 @@ void request(const std::string& body, smol::server::Endpoint endpoint) {
     }
     std::string text;
     if (endpoint == smol::server::Endpoint::Chat) {
-      text = m.chat.render(params.messages, /*add_generation_prompt=*/true);
+      text = smol::server::render_chat_prompt(m.chat, params);
+      if (params.tools) {
+        const auto& tools = *params.tools;
+        if (tools.choice == smol::server::ToolChoice::Required || tools.choice == smol::server::ToolChoice::Function) {
+          smol::server::tool_call_grammar(tools, smol::server::ToolCallSyntax::Hermes);
+          smol::server::tool_call_grammar(tools, smol::server::ToolCallSyntax::SmolLM2List);
+        }
+        // The rendered prompt as if it were an answer: the tool-call reader on arbitrary text.
+        const smol::server::ParsedAnswer answer = smol::server::parse_tool_calls(text, tools.names);
+        if (answer.calls.empty() && answer.content != text) std::abort();  // without calls the text is kept
+      }
     } else if (params.prompt_ids.empty()) {
       text = params.prompt;
     } else {

@@ -25,7 +25,7 @@ LAYERS = {
     "model": (["formats", "kernels"], ["init_weights.hpp", "model.hpp", "seq2seq.hpp"]),
     "convert": (["model"], ["convert.hpp"]),
     "generate": (["model", "tokenizer"], ["generate.hpp", "gguf_tokenizer.hpp", "sampler.hpp", "generation_config.hpp",
-                                       "search.hpp", "decoder_step_model.hpp", "seq2seq_generate.hpp", "extractive.hpp",
+                                       "search.hpp", "decoder_step_model.hpp", "seq2seq_generate.hpp", "extractive.hpp", "qa.hpp",
                                        "grammar.hpp"]),
     "train": (["model", "tokenizer"], ["train.hpp", "train_checkpoint.hpp", "train_data.hpp",
                                        "train_distributed.hpp", "train_layers.hpp", "train_model.hpp",

@@ -90,14 +90,24 @@ struct GenerateOptions {
   // only where it may end, generation ends when it is complete, and near the token limit
   // only tokens after which it can still be completed in time (GrammarMatcher).
   std::optional<Grammar> grammar;
-  // Not with a grammar: generate() refuses the combination.
+  // Not with a grammar or a span: generate() refuses the combination.
   SpeculativeOptions speculative;
+  // Constrains the output to a verbatim span of this text (extractive QA: SpanConstraint);
+  // not together with `grammar`.
+  std::optional<std::string> span_of;
 };
+
+// The constraint a generation follows: a GrammarMatcher for `grammar`, a SpanConstraint for
+// `span_of`, nullptr for neither; throws smol::Error when both are given. `end_ids` end the
+// output where the constraint may end.
+std::unique_ptr<SequenceConstraint> make_output_constraint(const Engine& engine, const std::optional<Grammar>& grammar,
+                                                           const std::optional<std::string>& span_of,
+                                                           std::vector<int32_t> end_ids);
 
 struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids, without the stop token
   std::string finish_reason;    // "stop" (stop token or callback) or "length"
-  bool grammar_complete = false;  // with options.grammar: the output is a whole sentence of it
+  bool grammar_complete = false;  // with options.grammar (span_of): the output is a whole sentence of it (may end)
   int prompt_tokens = 0;
   double prefill_seconds = 0.0;
   double decode_seconds = 0.0;

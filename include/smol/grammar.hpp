@@ -78,7 +78,7 @@ class GrammarVocab {
 // One generation's position in the grammar. Copies share the memoized automaton (states,
 // transitions, masks), so a copy made before generating is a cheap fresh start; a matcher and
 // its copies must be used from one thread at a time.
-class GrammarMatcher final : public TokenConstraint {
+class GrammarMatcher final : public SequenceConstraint {
  public:
   GrammarMatcher(const Grammar& grammar, std::shared_ptr<const GrammarVocab> vocab, std::vector<int32_t> end_ids);
   ~GrammarMatcher() override;
@@ -89,16 +89,16 @@ class GrammarMatcher final : public TokenConstraint {
   // tokens after which the grammar can still be completed in time are allowed, so a document
   // ends before the token limit whenever single-byte tokens make that possible. Default:
   // unlimited.
-  void set_remaining(int64_t tokens) { remaining_ = tokens; }
+  void set_remaining(int64_t tokens) override { remaining_ = tokens; }
 
   bool allows(int32_t token) override;             // a valid continuation (end ids: can_end())
   void mask(std::span<float> logits) override;     // -inf for every token allows() refuses
   // Advances over a token; throws smol::Error if allows(token) is false.
-  void accept(int32_t token);
+  void accept(int32_t token) override;
   // Advances over raw bytes (tests, prefixes); false (and no change) if they leave the grammar.
   bool accept_bytes(std::string_view bytes);
-  bool can_end() const;   // the text so far is a complete sentence of the grammar
-  bool finished() const;  // ... and nothing can follow it: only an end token is allowed
+  bool can_end() const override;   // the text so far is a complete sentence of the grammar
+  bool finished() const override;  // ... and nothing can follow it: only an end token is allowed
   // The allowed tokens as a bitset over the vocabulary (end ids included when can_end()),
   // without the token-limit filter.
   std::vector<bool> allowed_tokens();

@@ -47,6 +47,18 @@ class TokenConstraint {
   virtual void mask(std::span<float> logits) = 0;  // -inf for every refused token
 };
 
+// A constraint that follows the generation token by token (a grammar, an extractive span):
+// the generation loop calls set_remaining before sampling, then accept with the sampled token,
+// and stops once finished(). End tokens are allowed only where can_end().
+class SequenceConstraint : public TokenConstraint {
+ public:
+  virtual void accept(int32_t token) = 0;  // throws smol::Error for a token allows() refuses
+  virtual bool can_end() const = 0;        // the output so far is complete
+  virtual bool finished() const = 0;       // ... and nothing can follow it but an end token
+  // Tokens that may still be generated, this one included (INT64_MAX: no limit).
+  virtual void set_remaining(int64_t tokens) = 0;
+};
+
 // One token of a sampling distribution.
 struct TokenProb {
   int32_t id;

@@ -23,5 +23,6 @@ Command add_pull_command(CLI::App& root);
 Command add_translate_command(CLI::App& root);
 Command add_summarize_command(CLI::App& root);
 Command add_eval_seq2seq_command(CLI::App& root);
+Command add_qa_command(CLI::App& root);
 
 }  // namespace smol::cli

@@ -144,7 +144,9 @@ TEST_F(GrammarServe, JsonObjectAndGrammarFieldsOnBothEndpoints) {
 
 TEST_F(GrammarServe, FieldsSmolCannotHonourAre400NamingThem) {
   const std::vector<std::pair<json, std::string>> cases = {
-      {{{"tools", json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}})}}, "tools"},
+      {{{"tools", json::array({{{"type", "function"}, {"function", {{"name", "not a name"}}}}})}},
+       "tools[0].function.name"},
+      {{{"functions", json::array({{{"name", "f"}}})}}, "functions"},
       {{{"tool_choice", "auto"}}, "tool_choice"},
       {{{"logprobs", true}}, "logprobs"},
       {{{"frobnicate", 1}}, "frobnicate"},

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
       smol::cli::add_translate_command(app),
       smol::cli::add_summarize_command(app),
       smol::cli::add_eval_seq2seq_command(app),
+      smol::cli::add_qa_command(app),
   };
 
   // CLI11 would only say "a subcommand is required" for a misspelt command.

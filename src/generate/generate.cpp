@@ -6,6 +6,7 @@
 #include "generate/generate_internal.hpp"
 #include "smol/error.hpp"
 #include "smol/generate.hpp"
+#include "smol/qa.hpp"
 
 namespace smol {
 
@@ -48,6 +49,15 @@ void prefill(const Model& model, std::span<const int32_t> prompt, KvCache& kv, F
 
 }  // namespace detail
 
+std::unique_ptr<SequenceConstraint> make_output_constraint(const Engine& engine, const std::optional<Grammar>& grammar,
+                                                           const std::optional<std::string>& span_of,
+                                                           std::vector<int32_t> end_ids) {
+  if (grammar && span_of) throw Error("a grammar and an extractive span cannot constrain one output together");
+  if (grammar) return std::make_unique<GrammarMatcher>(*grammar, engine.grammar_vocab(), std::move(end_ids));
+  if (span_of) return std::make_unique<SpanConstraint>(*span_of, engine.grammar_vocab(), std::move(end_ids));
+  return nullptr;
+}
+
 GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const GenerateOptions& options,
                         const TextCallback& on_text) {
   const Model& model = engine.model();
@@ -70,8 +80,8 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
 
   auto start = std::chrono::steady_clock::now();
   // Building the vocabulary trie (once per engine) counts as time to the first token.
-  std::optional<GrammarMatcher> grammar;
-  if (options.grammar) grammar.emplace(*options.grammar, engine.grammar_vocab(), stop_ids);
+  const std::unique_ptr<SequenceConstraint> constraint =
+      make_output_constraint(engine, options.grammar, options.span_of, stop_ids);
   detail::prefill(model, prompt, kv, buf, engine.pool(), plan.prefill_batch);
   result.prefill_seconds = detail::seconds_since(start);
 
@@ -79,20 +89,20 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
   StreamDecoder decoder(engine.tokenizer());
   std::span<float> logits(buf.logits.data(), config.vocab_size);
   for (int i = 0; i < options.max_new_tokens; ++i) {
-    if (grammar) {
-      if (grammar->finished()) {  // only a stop id could follow
+    if (constraint) {
+      if (constraint->finished()) {  // only a stop id could follow
         result.finish_reason = "stop";
         break;
       }
       // Tokens this call can still produce, this one included (see the breaks below).
-      grammar->set_remaining(std::min(options.max_new_tokens - i, capacity - prompt_len + 1 - i));
+      constraint->set_remaining(std::min(options.max_new_tokens - i, capacity - prompt_len + 1 - i));
     }
-    const int32_t next = sampler.sample(logits, history, grammar ? &*grammar : nullptr);
+    const int32_t next = sampler.sample(logits, history, constraint.get());
     if (std::find(stop_ids.begin(), stop_ids.end(), next) != stop_ids.end()) {
       result.finish_reason = "stop";
       break;
     }
-    if (grammar) grammar->accept(next);
+    if (constraint) constraint->accept(next);
     result.tokens.push_back(next);
     history.push_back(next);
     const std::string text = decoder.push(next);
@@ -105,7 +115,7 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
     const int32_t token[1] = {next};
     model.forward(token, kv, buf, engine.pool(), Logits::Last);
   }
-  if (grammar) result.grammar_complete = grammar->can_end();
+  if (constraint) result.grammar_complete = constraint->can_end();
   const std::string rest = decoder.flush();
   if (!rest.empty()) on_text(rest);
   result.decode_seconds = detail::seconds_since(start);

@@ -52,8 +52,8 @@ GenerateResult generate_speculative(Engine& engine, std::span<const int32_t> pro
                                     const GenerationPlan& plan, const TextCallback& on_text) {
   const SpeculativeOptions& spec = options.speculative;
   spec.validate();
-  if (options.grammar) {
-    throw Error("speculative decoding (--draft, --lookup) cannot be combined with a grammar, JSON Schema or --json");
+  if (options.grammar || options.span_of) {
+    throw Error("speculative decoding (--draft, --lookup) cannot be combined with a grammar, JSON Schema, --json or --extractive");
   }
   // The full comparison of every token is check_same_vocabulary's, once per loaded draft.
   if (spec.draft && spec.draft->model().config().vocab_size != engine.model().config().vocab_size) {

@@ -30,6 +30,17 @@ std::string source_text(const CompletionParams& params) {
                  "invalid_request_error", "messages");
 }
 
+const ChatTemplate& chat_template(const ServerState& state) {
+  if (!state.model.chat_template) {
+    throw ApiError(400, "this model has no chat template: use /v1/completions", "invalid_request_error", "messages");
+  }
+  return *state.model.chat_template;
+}
+
+std::string chat_prompt(const ServerState& state, const CompletionParams& params) {
+  return render_chat_prompt(chat_template(state), params);
+}
+
 std::vector<int32_t> prompt_tokens(ServerState& state, const CompletionParams& params) {
   const ModelInfo& model = state.model;
   const Tokenizer& tokenizer = model.tokenizer;
@@ -46,10 +57,7 @@ std::vector<int32_t> prompt_tokens(ServerState& state, const CompletionParams& p
       const std::string text = source_text(params);
       if (!text.empty()) ids = tokenizer.encode_with_special(text);
     } else if (params.endpoint == Endpoint::Chat) {
-      if (!model.chat_template) {
-        throw ApiError(400, "this model has no chat template: use /v1/completions", "invalid_request_error", param);
-      }
-      ids = tokenizer.encode(model.chat_template->render(params.messages, /*add_generation_prompt=*/true));
+      ids = tokenizer.encode(chat_prompt(state, params));
     } else {
       ids = tokenizer.encode(params.prompt);
     }
@@ -64,40 +72,19 @@ std::vector<int32_t> prompt_tokens(ServerState& state, const CompletionParams& p
                                ids.size(), context),
                    "invalid_request_error", param, "context_length_exceeded");
   }
-  if (!model.encoder_decoder && static_cast<int>(ids.size()) >= context) {
-    throw ApiError(400,
-                   fmt::format("the prompt has {} tokens, but the context holds {} (prompt + completion): "
-                               "shorten it or restart the server with a larger --ctx",
-                               ids.size(), context),
-                   "invalid_request_error", param, "context_length_exceeded");
-  }
+  if (!model.encoder_decoder) check_prompt_fits(state, ids.size(), param);
   return ids;
 }
-
-ApiError job_error(const JobResult& result) {
-  if (result.error == "the server is shutting down") return ApiError(503, result.error, "server_error", "", "shutting_down");
-  return ApiError(500, result.error, "server_error");
-}
-
-// Counts a response in ServerState::in_flight for as long as it lives.
-class InFlight {
- public:
-  explicit InFlight(std::atomic<int>& n) : n_(n) { ++n_; }
-  ~InFlight() { --n_; }
-  InFlight(const InFlight&) = delete;
-  InFlight& operator=(const InFlight&) = delete;
-
- private:
-  std::atomic<int>& n_;
-};
 
 // The state of one SSE response between calls of httplib's content provider.
 struct Stream {
   std::shared_ptr<InFlight> in_flight;
   std::shared_ptr<Job> job;
-  Endpoint endpoint;
+  Endpoint endpoint = Endpoint::Chat;
   ResponseMeta meta;
-  bool include_usage;
+  bool include_usage = false;
+  std::optional<ToolCallStream> tool_calls;  // the text is read for tool calls
+  size_t calls_sent = 0;
   bool started = false;
   std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
 };
@@ -106,6 +93,31 @@ bool send_event(httplib::DataSink& sink, Stream& s, const std::string& data) {
   const std::string event = "data: " + data + "\n\n";
   s.last_write = std::chrono::steady_clock::now();
   return sink.write(event.data(), event.size());
+}
+
+// New text as content chunks, or through the tool-call reader as content and tool-call chunks;
+// `end`: the text is complete (the reader gives back what it held).
+bool send_text(httplib::DataSink& sink, Stream& s, const std::string& text, bool end) {
+  if (!s.tool_calls) {
+    return text.empty() ||
+           send_event(sink, s, dump(stream_chunk(s.endpoint, s.meta, text, false, std::nullopt, s.include_usage)));
+  }
+  std::vector<ToolCallPiece> pieces = text.empty() ? std::vector<ToolCallPiece>() : s.tool_calls->push(text);
+  if (end) {
+    for (ToolCallPiece& p : s.tool_calls->finish()) pieces.push_back(std::move(p));
+  }
+  for (const ToolCallPiece& p : pieces) {
+    if (!p.call) {
+      if (!send_event(sink, s, dump(stream_chunk(s.endpoint, s.meta, p.content, false, std::nullopt, s.include_usage)))) {
+        return false;
+      }
+      continue;
+    }
+    for (const json& chunk : tool_call_chunks(s.meta, *p.call, s.calls_sent++, s.include_usage)) {
+      if (!send_event(sink, s, dump(chunk))) return false;
+    }
+  }
+  return true;
 }
 
 // One call of the content provider: writes what is ready. false ends the response early
@@ -124,17 +136,15 @@ bool pump(Stream& s, httplib::DataSink& sink) {
     static constexpr char kProbe[] = ": keep-alive\n\n";
     return sink.write(kProbe, sizeof(kProbe) - 1);
   }
-  if (!ev.text.empty() &&
-      !send_event(sink, s, dump(stream_chunk(s.endpoint, s.meta, ev.text, false, std::nullopt, s.include_usage)))) {
-    return false;
-  }
+  if (!send_text(sink, s, ev.text, false)) return false;
   if (!ev.finished) return true;
   if (!ev.result.error.empty()) {
     // Mid-stream there is no status line left to change: report in the stream and stop.
     if (!send_event(sink, s, dump(error_body(job_error(ev.result))))) return false;
   } else {
-    if (!send_event(sink, s, dump(stream_chunk(s.endpoint, s.meta, "", false, ev.result.finish_reason,
-                                               s.include_usage)))) {
+    if (!send_text(sink, s, "", true)) return false;
+    const std::string reason = finish_reason_with_calls(ev.result, s.calls_sent > 0);
+    if (!send_event(sink, s, dump(stream_chunk(s.endpoint, s.meta, "", false, reason, s.include_usage)))) {
       return false;
     }
     if (s.include_usage && !send_event(sink, s, dump(usage_chunk(s.endpoint, s.meta, ev.result)))) return false;
@@ -145,6 +155,38 @@ bool pump(Stream& s, httplib::DataSink& sink) {
 }
 
 }  // namespace
+
+void check_prompt_fits(const ServerState& state, size_t prompt_tokens, const char* param) {
+  const int context = state.options.context;
+  if (static_cast<int64_t>(prompt_tokens) >= context) {
+    throw ApiError(400,
+                   fmt::format("the prompt has {} tokens, but the context holds {} (prompt + completion): "
+                               "shorten it or restart the server with a larger --ctx",
+                               prompt_tokens, context),
+                   "invalid_request_error", param, "context_length_exceeded");
+  }
+}
+
+std::shared_ptr<Job> submit_job(ServerState& state, GenerationRequest request) {
+  Rejection why = Rejection::None;
+  std::shared_ptr<Job> job;
+  try {
+    job = state.runner->submit(std::move(request), why);
+  } catch (const Error& e) {  // a generation setting this model cannot run
+    throw ApiError(400, e.what());
+  }
+  if (job) return job;
+  if (why == Rejection::ShuttingDown) throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
+  throw ApiError(503,
+                 fmt::format("the server is busy: {} requests are generating and the queue is full; retry later",
+                             state.options.parallel),
+                 "server_error", "", "queue_full");
+}
+
+ApiError job_error(const JobResult& result) {
+  if (result.error == "the server is shutting down") return ApiError(503, result.error, "server_error", "", "shutting_down");
+  return ApiError(500, result.error, "server_error");
+}
 
 void send_error(httplib::Response& res, const ApiError& error) {
   res.status = error.status;
@@ -165,9 +207,16 @@ void handle_completion(ServerState& state, Endpoint endpoint, const std::string&
       throw ApiError(400, "response_format/grammar need a decoder-only model: this server runs an encoder-decoder",
                      "invalid_request_error", "response_format");
     }
+    if (state.model.encoder_decoder && params.tools) {
+      throw ApiError(400, "'tools' need a decoder-only chat model: this server runs an encoder-decoder",
+                     "invalid_request_error", "tools");
+    }
     GenerationRequest request;
     request.grammar = params.grammar;
     request.prompt = prompt_tokens(state, params);
+    if (params.tools && (params.tools->choice == ToolChoice::Required || params.tools->choice == ToolChoice::Function)) {
+      request.grammar = tool_call_grammar(*params.tools, tool_call_syntax(chat_template(state)));
+    }
     if (state.model.encoder_decoder) {
       // Without max_tokens the folder's generation config decides, as `smol translate` does;
       // the runner caps it at the decoder's positions.
@@ -190,31 +239,25 @@ void handle_completion(ServerState& state, Endpoint endpoint, const std::string&
     }
     request.stop = params.stop;
 
-    Rejection why = Rejection::None;
-    std::shared_ptr<Job> job;
-    try {
-      job = state.runner->submit(std::move(request), why);
-    } catch (const Error& e) {  // a generation setting this model cannot run
-      throw ApiError(400, e.what());
-    }
-    if (!job) {
-      if (why == Rejection::ShuttingDown) {
-        throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
-      }
-      throw ApiError(503,
-                     fmt::format("the server is busy: {} requests are generating and the queue is full; retry later",
-                                 state.options.parallel),
-                     "server_error", "", "queue_full");
-    }
+    std::shared_ptr<Job> job = submit_job(state, std::move(request));
     const ResponseMeta meta = new_response_meta(endpoint, state.options.model_name, state.serial++);
 
     if (!params.stream) {
       JobEvent ev = job->wait();
       if (!ev.result.error.empty()) throw job_error(ev.result);
-      res.set_content(dump(completion_response(endpoint, meta, ev.text, ev.result)), "application/json");
+      const json response = parses_tool_calls(params)
+                                ? chat_answer_response(meta, parse_tool_calls(ev.text, params.tools->names), ev.result)
+                                : completion_response(endpoint, meta, ev.text, ev.result);
+      res.set_content(dump(response), "application/json");
       return;
     }
-    auto stream = std::make_shared<Stream>(Stream{in_flight, job, endpoint, meta, params.include_usage});
+    auto stream = std::make_shared<Stream>();
+    stream->in_flight = in_flight;
+    stream->job = job;
+    stream->endpoint = endpoint;
+    stream->meta = meta;
+    stream->include_usage = params.include_usage;
+    if (parses_tool_calls(params)) stream->tool_calls.emplace(params.tools->names);
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -228,6 +271,24 @@ void handle_completion(ServerState& state, Endpoint endpoint, const std::string&
         });
   } catch (const ApiError& e) {
     ++state.metrics.requests_rejected;
+    send_error(res, e);
+  }
+}
+
+void handle_apply_template(ServerState& state, const std::string& body, httplib::Response& res) {
+  try {
+    const CompletionParams params = parse_completion_request(body, Endpoint::Chat);
+    if (state.model.encoder_decoder) {
+      throw ApiError(400, "this is an encoder-decoder model: it has no chat template", "invalid_request_error", "messages");
+    }
+    std::string prompt;
+    try {
+      prompt = chat_prompt(state, params);
+    } catch (const Error& e) {  // a template's raise_exception
+      throw ApiError(400, e.what(), "invalid_request_error", "messages");
+    }
+    res.set_content(dump(json{{"prompt", prompt}}), "application/json");
+  } catch (const ApiError& e) {
     send_error(res, e);
   }
 }

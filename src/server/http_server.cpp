@@ -223,7 +223,7 @@ void Server::Impl::install_routes() {
       res.status = 204;
       return httplib::Server::HandlerResponse::Handled;
     }
-    if (req.path.rfind("/v1/", 0) == 0 && !authorized(req)) {
+    if ((req.path.rfind("/v1/", 0) == 0 || req.path == "/apply-template") && !authorized(req)) {
       send_error(res, ApiError(401,
                                req.has_header("Authorization") ? "invalid API key"
                                                                : "missing API key: send 'Authorization: Bearer KEY'",
@@ -259,6 +259,15 @@ void Server::Impl::install_routes() {
       }
     });
   }
+  http.Post("/apply-template", [this](const httplib::Request&, httplib::Response& res,
+                                      const httplib::ContentReader& reader) {
+    if (const auto body = read_body(reader, res, state.options.max_body_bytes)) {
+      server::handle_apply_template(state, *body, res);
+    }
+  });
+  http.Post("/v1/qa", [this](const httplib::Request&, httplib::Response& res, const httplib::ContentReader& reader) {
+    if (const auto body = read_body(reader, res, state.options.max_body_bytes)) server::handle_qa(state, *body, res);
+  });
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     const json model = {{"id", state.options.model_name},
                         {"object", "model"},

@@ -27,12 +27,14 @@ struct GenerationRequest {
   bool top_p_set = false;
   std::optional<int> num_beams;  // smol's extension: beam search (encoder-decoder models)
   std::optional<Grammar> grammar;  // constrains the output (decoder-only models)
+  std::optional<std::string> span_of;  // the output is a verbatim span of this text (/v1/qa)
 };
 
 struct JobResult {
   std::string finish_reason;  // "stop" or "length"
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  std::vector<int32_t> completion_ids;  // the generated ids (decoder-only runner), for /v1/qa's span
   std::string error;  // non-empty: the job failed (e.g. the server is shutting down)
 
   static JobResult failure(std::string message) {

@@ -10,11 +10,11 @@ namespace smol::server {
 
 using nlohmann::json;
 
-namespace {
-
 ApiError bad_field(const std::string& field, const std::string& what) {
   return ApiError(400, fmt::format("'{}' {}", field, what), "invalid_request_error", field);
 }
+
+namespace {
 
 const json* field(const json& body, const char* name) {
   auto it = body.find(name);
@@ -45,43 +45,6 @@ std::optional<bool> boolean(const json& body, const char* name) {
   if (!v) return std::nullopt;
   if (!v->is_boolean()) throw bad_field(name, "must be true or false");
   return v->get<bool>();
-}
-
-// Message content: a string, or a list of parts of which only text parts are supported.
-std::string message_content(const json& content, size_t index) {
-  const std::string where = fmt::format("messages[{}].content", index);
-  if (content.is_null()) return "";
-  if (content.is_string()) return content.get<std::string>();
-  if (!content.is_array()) throw bad_field(where, "must be a string or a list of content parts");
-  std::string text;
-  for (const json& part : content) {
-    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
-      throw bad_field(where, "supports only parts of type 'text' with a string 'text'");
-    }
-    text += part["text"].get<std::string>();
-  }
-  return text;
-}
-
-std::vector<ChatMessage> parse_messages(const json& body) {
-  const json* messages = field(body, "messages");
-  if (!messages) throw ApiError(400, "'messages' is required", "invalid_request_error", "messages");
-  if (!messages->is_array() || messages->empty()) throw bad_field("messages", "must be a non-empty list");
-  std::vector<ChatMessage> out;
-  for (size_t i = 0; i < messages->size(); ++i) {
-    const json& m = (*messages)[i];
-    if (!m.is_object()) throw bad_field(fmt::format("messages[{}]", i), "must be an object");
-    const json* role = field(m, "role");
-    if (!role || !role->is_string()) throw bad_field(fmt::format("messages[{}].role", i), "must be a string");
-    const std::string r = role->get<std::string>();
-    if (r != "system" && r != "user" && r != "assistant" && r != "developer" && r != "tool") {
-      throw bad_field(fmt::format("messages[{}].role", i), fmt::format("'{}' is not a known role", r));
-    }
-    if (!m.contains("content")) throw bad_field(fmt::format("messages[{}].content", i), "is required");
-    // OpenAI's newer "developer" role is the system role of models that predate it.
-    out.push_back({r == "developer" ? "system" : r, message_content(m["content"], i)});
-  }
-  return out;
 }
 
 void parse_prompt(const json& body, CompletionParams& params) {
@@ -126,6 +89,8 @@ std::vector<std::string> parse_stop(const json& body) {
   return out;
 }
 
+}  // namespace
+
 // OpenAI's defaults (temperature 1, top_p 1, nothing else), not the command line's.
 SamplingParams parse_sampling(const json& body) {
   SamplingParams p;
@@ -158,8 +123,6 @@ SamplingParams parse_sampling(const json& body) {
   return p;
 }
 
-}  // namespace
-
 json error_body(const ApiError& error) {
   return {{"error",
            {{"message", error.what()},
@@ -184,12 +147,24 @@ CompletionParams parse_completion_request(const std::string& body_text, Endpoint
     params.model = model->get<std::string>();
   }
   if (endpoint == Endpoint::Chat) {
-    params.messages = parse_messages(body);
+    // Again with the client's key order, which templates show (tools | tojson).
+    const auto ordered = nlohmann::ordered_json::parse(body_text);
+    if (!field(body, "messages")) throw ApiError(400, "'messages' is required", "invalid_request_error", "messages");
+    ChatMessages messages = parse_chat_messages(ordered["messages"]);
+    params.messages = std::move(messages.plain);
+    params.chat_messages = std::move(messages.for_template);
+    refuse_unsupported_fields(body, endpoint);
+    params.tools = parse_chat_tools(ordered);
   } else {
     parse_prompt(body, params);
+    refuse_unsupported_fields(body, endpoint);
   }
-  refuse_unsupported_fields(body, endpoint);
   params.grammar = parse_output_constraint(body);
+  if (params.grammar && params.tools &&
+      (params.tools->choice == ToolChoice::Required || params.tools->choice == ToolChoice::Function)) {
+    throw ApiError(400, "a forced tool call ('tool_choice') and response_format/grammar both constrain the output: give one",
+                   "invalid_request_error", "tool_choice");
+  }
   auto max_tokens = integer(body, "max_tokens");
   if (endpoint == Endpoint::Chat) {
     if (auto m = integer(body, "max_completion_tokens")) max_tokens = m;
@@ -213,6 +188,12 @@ CompletionParams parse_completion_request(const std::string& body_text, Endpoint
     params.include_usage = boolean(*options, "include_usage").value_or(false);
   }
   return params;
+}
+
+std::string render_chat_prompt(const ChatTemplate& chat_template, const CompletionParams& params) {
+  nlohmann::ordered_json context = {{"messages", params.chat_messages}, {"add_generation_prompt", true}};
+  if (params.tools) context["tools"] = params.tools->tools;
+  return chat_template.render_ordered(context);
 }
 
 ResponseMeta new_response_meta(Endpoint endpoint, const std::string& model, uint64_t serial) {
@@ -246,6 +227,62 @@ json completion_response(Endpoint endpoint, const ResponseMeta& meta, const std:
           {"model", meta.model},
           {"choices", json::array({choice})},
           {"usage", usage_json(result)}};
+}
+
+bool parses_tool_calls(const CompletionParams& params) {
+  return params.tools && params.tools->choice != ToolChoice::None;
+}
+
+std::string finish_reason_with_calls(const JobResult& result, bool made_calls) {
+  return made_calls && result.finish_reason == "stop" ? "tool_calls" : result.finish_reason;
+}
+
+namespace {
+
+// call_<the response id's unique part>_<index>: unique within a server's responses.
+std::string tool_call_id(const ResponseMeta& meta, size_t index) {
+  const size_t dash = meta.id.find('-');
+  return fmt::format("call_{}_{}", dash == std::string::npos ? meta.id : meta.id.substr(dash + 1), index);
+}
+
+json chunk_with_delta(const ResponseMeta& meta, json delta, bool include_usage) {
+  json chunk = {{"id", meta.id},
+                {"object", "chat.completion.chunk"},
+                {"created", meta.created},
+                {"model", meta.model},
+                {"choices", json::array({{{"index", 0}, {"logprobs", nullptr}, {"finish_reason", nullptr},
+                                          {"delta", std::move(delta)}}})}};
+  if (include_usage) chunk["usage"] = nullptr;
+  return chunk;
+}
+
+}  // namespace
+
+json chat_answer_response(const ResponseMeta& meta, const ParsedAnswer& answer, const JobResult& result) {
+  json response = completion_response(Endpoint::Chat, meta, answer.content, result);
+  json& choice = response["choices"][0];
+  if (answer.calls.empty()) return response;
+  json calls = json::array();
+  for (size_t i = 0; i < answer.calls.size(); ++i) {
+    calls.push_back({{"id", tool_call_id(meta, i)},
+                     {"type", "function"},
+                     {"function", {{"name", answer.calls[i].name}, {"arguments", answer.calls[i].arguments}}}});
+  }
+  if (answer.content.empty()) choice["message"]["content"] = nullptr;
+  choice["message"]["tool_calls"] = std::move(calls);
+  choice["finish_reason"] = finish_reason_with_calls(result, true);
+  return response;
+}
+
+std::vector<json> tool_call_chunks(const ResponseMeta& meta, const ParsedToolCall& call, size_t index,
+                                   bool include_usage) {
+  json head = {{"index", index},
+               {"id", tool_call_id(meta, index)},
+               {"type", "function"},
+               {"function", {{"name", call.name}, {"arguments", ""}}}};
+  json args = {{"index", index}, {"function", {{"arguments", call.arguments}}}};
+  return {chunk_with_delta(meta, {{"tool_calls", json::array({head})}}, include_usage),
+          chunk_with_delta(meta, {{"tool_calls", json::array({args})}}, include_usage)};
 }
 
 json stream_chunk(Endpoint endpoint, const ResponseMeta& meta, const std::string& text, bool role,

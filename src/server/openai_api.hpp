@@ -9,7 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/chat_request.hpp"
 #include "server/job.hpp"
+#include "server/tool_call_parser.hpp"
 #include "smol/chat_template.hpp"
 #include "smol/grammar.hpp"
 #include "smol/sampler.hpp"
@@ -30,13 +32,17 @@ class ApiError : public std::runtime_error {
 };
 
 nlohmann::json error_body(const ApiError& error);
+// The 400 for one field: "'FIELD' WHAT", with param = FIELD.
+ApiError bad_field(const std::string& field, const std::string& what);
 
 enum class Endpoint { Chat, Completion };
 
 struct CompletionParams {
   Endpoint endpoint = Endpoint::Chat;
   std::string model;
-  std::vector<ChatMessage> messages;   // chat
+  std::vector<ChatMessage> messages;   // chat: role and content of each message
+  nlohmann::ordered_json chat_messages;  // chat: the messages as the template reads them
+  std::optional<ChatTools> tools;        // chat: tools, tool_choice, parallel_tool_calls
   std::string prompt;                  // completion, as text...
   std::vector<int32_t> prompt_ids;     // ...or as token ids
   std::optional<int> max_tokens;
@@ -52,8 +58,17 @@ struct CompletionParams {
 };
 
 // Throws ApiError(400) for malformed JSON, a field of the wrong type or range, or a field
-// smol cannot honour (unknown, tools, logprobs, ...).
+// smol cannot honour (unknown, logprobs, functions, ...).
 CompletionParams parse_completion_request(const std::string& body, Endpoint endpoint);
+
+// OpenAI's sampling fields (temperature, top_p, penalties, seed) and llama.cpp's (top_k,
+// min_p, repeat_penalty), with OpenAI's defaults.
+SamplingParams parse_sampling(const nlohmann::json& body);
+
+// A chat request's prompt: transformers' apply_chat_template(messages, tools=tools,
+// add_generation_prompt=True) with the messages in template form. Throws smol::Error for a
+// template's raise_exception.
+std::string render_chat_prompt(const ChatTemplate& chat_template, const CompletionParams& params);
 
 // request_fields.cpp: a 400 naming the first field smol would have to ignore.
 void refuse_unsupported_fields(const nlohmann::json& body, Endpoint endpoint);
@@ -72,6 +87,18 @@ ResponseMeta new_response_meta(Endpoint endpoint, const std::string& model, uint
 nlohmann::json usage_json(const JobResult& result);
 nlohmann::json completion_response(Endpoint endpoint, const ResponseMeta& meta, const std::string& text,
                                    const JobResult& result);
+// Tool calls in an answer: parsed when the request has tools and tool_choice is not "none".
+bool parses_tool_calls(const CompletionParams& params);
+// OpenAI's finish_reason "tool_calls" for an answer that stopped after calling tools.
+std::string finish_reason_with_calls(const JobResult& result, bool made_calls);
+// A chat response whose answer was read for tool calls: content (null when there is none
+// beside the calls) and message.tool_calls with ids call_<response>_<index>.
+nlohmann::json chat_answer_response(const ResponseMeta& meta, const ParsedAnswer& answer, const JobResult& result);
+// The stream chunks of one tool call: its index, id, type and name with empty arguments,
+// then the arguments.
+std::vector<nlohmann::json> tool_call_chunks(const ResponseMeta& meta, const ParsedToolCall& call, size_t index,
+                                             bool include_usage);
+
 // One stream chunk: `text` as a delta; `role` adds the assistant role (chat's first chunk);
 // `finish_reason` marks the last choice chunk.
 nlohmann::json stream_chunk(Endpoint endpoint, const ResponseMeta& meta, const std::string& text, bool role,

@@ -21,8 +21,9 @@ const std::set<std::string> kCommon = {
     "n",      "stop",            "seed",           "presence_penalty", "frequency_penalty", "user",
     "metadata", "store",         "service_tier",   "response_format",  "grammar",  "json_schema",
     "top_k",  "min_p",           "repeat_penalty", "num_beams",    "logprobs",    "top_logprobs",
-    "logit_bias", "parallel_tool_calls", "cache_prompt", "tools", "tool_choice", "functions", "function_call"};
-const std::set<std::string> kChat = {"messages", "max_completion_tokens", "modalities"};
+    "logit_bias", "cache_prompt", "functions", "function_call"};
+const std::set<std::string> kChat = {"messages", "max_completion_tokens", "modalities", "tools", "tool_choice",
+                                     "parallel_tool_calls"};
 const std::set<std::string> kCompletion = {"prompt", "echo", "best_of", "suffix"};
 
 ApiError unsupported(const std::string& field, const std::string& why) {
@@ -66,8 +67,8 @@ void refuse_unsupported_fields(const json& body, Endpoint endpoint) {
                      "unknown_parameter");
     }
   }
-  for (const char* name : {"tools", "tool_choice", "functions", "function_call"}) {
-    if (present(body, name)) throw unsupported(name, " yet: smol does not call tools");
+  for (const char* name : {"functions", "function_call"}) {
+    if (present(body, name)) throw unsupported(name, ": it is deprecated, use 'tools' and 'tool_choice'");
   }
   if (present(body, "logprobs") && body["logprobs"] != json(false)) throw unsupported("logprobs", "");
   if (present(body, "top_logprobs")) throw unsupported("top_logprobs", "");

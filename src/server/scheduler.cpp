@@ -19,10 +19,9 @@ struct Scheduler::Sequence {
         decoder(engine.tokenizer()),
         stops(job->request().stop),
         history(job->request().prompt) {
-    if (job->request().grammar) {
-      const std::vector<int>& eos = engine.model().config().eos_token_ids;
-      grammar.emplace(*job->request().grammar, engine.grammar_vocab(), std::vector<int32_t>(eos.begin(), eos.end()));
-    }
+    const std::vector<int>& eos = engine.model().config().eos_token_ids;
+    constraint = make_output_constraint(engine, job->request().grammar, job->request().span_of,
+                                        std::vector<int32_t>(eos.begin(), eos.end()));
   }
 
   const std::vector<int32_t>& prompt() const { return job->request().prompt; }
@@ -34,7 +33,7 @@ struct Scheduler::Sequence {
   Sampler sampler;
   StreamDecoder decoder;
   StopMatcher stops;
-  std::optional<GrammarMatcher> grammar;  // the request's response_format / grammar
+  std::unique_ptr<SequenceConstraint> constraint;  // the request's response_format / grammar / span
   std::vector<int32_t> history;  // prompt + generated, for the penalties
   int prefilled = 0;
   int generated = 0;
@@ -206,21 +205,21 @@ void Scheduler::step() {
   for (size_t r = 0; r < owners.size(); ++r) {
     Sequence& seq = *owners[r];
     std::span<float> logits(buffers_->logits.data() + r * static_cast<size_t>(vocab), vocab);
-    if (seq.grammar) {
-      if (seq.grammar->finished()) {  // only an end token could follow
+    if (seq.constraint) {
+      if (seq.constraint->finished()) {  // only an end token could follow
         finish(seq, "stop");
         continue;
       }
       // Samples left, this one included: the sequence ends at max_tokens or a full cache.
-      seq.grammar->set_remaining(std::min<int64_t>(seq.job->request().max_tokens - seq.generated,
+      seq.constraint->set_remaining(std::min<int64_t>(seq.job->request().max_tokens - seq.generated,
                                                    static_cast<int64_t>(seq.kv.capacity()) - seq.kv.size() + 1));
     }
-    const int32_t token = seq.sampler.sample(logits, seq.history, seq.grammar ? &*seq.grammar : nullptr);
+    const int32_t token = seq.sampler.sample(logits, seq.history, seq.constraint.get());
     if (std::find(eos.begin(), eos.end(), token) != eos.end()) {
       finish(seq, "stop");
       continue;
     }
-    if (seq.grammar) seq.grammar->accept(token);
+    if (seq.constraint) seq.constraint->accept(token);
     ++generated;
     ++seq.generated;
     ++metrics_.generated_tokens;
@@ -252,6 +251,7 @@ void Scheduler::finish(Sequence& seq, const std::string& reason) {
   result.finish_reason = seq.stops.matched() ? "stop" : reason;
   result.prompt_tokens = static_cast<int>(seq.prompt().size());
   result.completion_tokens = seq.generated;
+  result.completion_ids.assign(seq.history.end() - seq.generated, seq.history.end());
   seq.job->finish(std::move(result));
 }
 

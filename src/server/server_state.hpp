@@ -42,8 +42,33 @@ struct ServerState {
   std::atomic<uint64_t> serial{0};
 };
 
+// Counts a response in ServerState::in_flight for as long as it lives.
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int>& n) : n_(n) { ++n_; }
+  ~InFlight() { --n_; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::atomic<int>& n_;
+};
+
 void send_error(httplib::Response& res, const ApiError& error);
+// A 400 context_length_exceeded when a decoder-only prompt leaves no room to generate.
+void check_prompt_fits(const ServerState& state, size_t prompt_tokens, const char* param);
+// Hands a request to the runner; a 503 when it is shutting down or its queue is full, a 400
+// for a setting the model cannot run.
+std::shared_ptr<Job> submit_job(ServerState& state, GenerationRequest request);
+// The HTTP error for a job that failed.
+ApiError job_error(const JobResult& result);
 // POST /v1/chat/completions and /v1/completions, streamed or not.
 void handle_completion(ServerState& state, Endpoint endpoint, const std::string& body, httplib::Response& res);
+// POST /apply-template (llama.cpp's extension): a chat request's prompt, as the template
+// renders it, without generating: {"prompt": "..."}.
+void handle_apply_template(ServerState& state, const std::string& body, httplib::Response& res);
+// POST /v1/qa (smol's extension): an answer to a question about a context, optionally a
+// verbatim span of it, with its offsets (qa_handler.cpp).
+void handle_qa(ServerState& state, const std::string& body, httplib::Response& res);
 
 }  // namespace smol::server
