@@ -110,6 +110,10 @@ GenerateResult generate(Engine& engine, std::span<const int32_t> prompt, const G
       result.finish_reason = "stop";
       break;
     }
+    if (constraint && constraint->finished()) {  // only a stop id could follow: no forward pass for it
+      result.finish_reason = "stop";
+      break;
+    }
     if (i + 1 == options.max_new_tokens) break;
     if (kv.size() >= kv.capacity()) break;  // the context is full: stop with "length"
     const int32_t token[1] = {next};

@@ -225,7 +225,7 @@ void Scheduler::step() {
     ++metrics_.generated_tokens;
     seq.history.push_back(token);
     emit(seq, seq.decoder.push(token));
-    if (seq.stops.matched()) {
+    if (seq.stops.matched() || (seq.constraint && seq.constraint->finished())) {  // finished: only an end token could follow
       finish(seq, "stop");
     } else if (seq.generated >= seq.job->request().max_tokens || seq.kv.size() >= seq.kv.capacity()) {
       finish(seq, "length");
