@@ -51,6 +51,34 @@ inline void for_row_groups(int64_t n_rows, int group_rows, Fn&& fn) {
   for (; r < n_rows; ++r) fn(std::integral_constant<int, 1>(), r);
 }
 
+// The same with groups of kGroup rows, then single rows (the multi-token kernels' tiles).
+template <int kGroup, class Fn>
+inline void for_fixed_row_groups(int64_t n_rows, Fn&& fn) {
+  int64_t r = 0;
+  for (; r + kGroup <= n_rows; r += kGroup) fn(std::integral_constant<int, kGroup>(), r);
+  for (; r < n_rows; ++r) fn(std::integral_constant<int, 1>(), r);
+}
+
+// Calls fn(std::integral_constant<int, T>(), t0) for tokens [t0, t0 + T) covering
+// [0, n_tokens): tiles of kTile tokens, then one tile of the rest. The multi-token kernels
+// keep a tile's accumulators in registers, so T must be a compile-time constant.
+template <int N, class Fn>
+inline void call_with_tile(int n, int t0, Fn& fn) {
+  if constexpr (N > 0) {
+    if (n == N) {
+      fn(std::integral_constant<int, N>(), t0);
+    } else {
+      call_with_tile<N - 1>(n, t0, fn);
+    }
+  }
+}
+template <int kTile, class Fn>
+inline void for_token_tiles(int n_tokens, Fn&& fn) {
+  int t = 0;
+  for (; t + kTile <= n_tokens; t += kTile) fn(std::integral_constant<int, kTile>(), t);
+  if (t < n_tokens) call_with_tile<kTile - 1>(n_tokens - t, t, fn);
+}
+
 // Bytes of scratch QuantizedActs needs for n_tokens, and carving it out of `scratch`
 // (64-byte aligned).
 size_t quantized_acts_bytes(int n_tokens, int64_t cols);
@@ -61,6 +89,10 @@ void quantize_activation_row(const float* x, const QuantizedActs& acts, int t);
 
 // y[t * y_stride + r] = row r of the quantized matrix `w` (rows back to back, row_bytes apart)
 // dotted with token t of acts, for r < n_rows and t < n_tokens.
+// Batch-invariant: each (row, token) sum runs the instructions a one-token call runs for it,
+// in the same order, whatever n_tokens, n_rows or the row's place in w; with several tokens a
+// weight block is loaded and decoded once for a tile of tokens (the multi-token kernels), not
+// once per token. MatmulPath::PerToken relies on it (speculative decoding's checking pass).
 void quant_dot_rows(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t n_rows,
                     const QuantizedActs& acts, int n_tokens, float* y, int64_t y_stride);
 
@@ -81,7 +113,8 @@ void q8_gemm_pack_tile(const QuantizedActs& acts, int n_tokens, int tile, uint8_
 void q8_gemm_rows(const uint8_t* w, int64_t row_bytes, int64_t n_rows, const uint8_t* packed, int n_tokens,
                   int64_t cols, float* y, int64_t y_stride, void* scratch);
 
-// The same for float weights (F32/BF16/F16) against float activations x (n_tokens x cols).
+// The same for float weights (F32/BF16/F16) against float activations x (n_tokens x cols),
+// batch-invariant in the same way.
 void float_dot_rows(WeightType type, const void* w, int64_t cols, int64_t n_rows, const float* x, int n_tokens,
                     float* y, int64_t y_stride);
 
