@@ -92,7 +92,7 @@ void quantize_activation_row(const float* x, const QuantizedActs& acts, int t);
 // Batch-invariant: each (row, token) sum runs the instructions a one-token call runs for it,
 // in the same order, whatever n_tokens, n_rows or the row's place in w; with several tokens a
 // weight block is loaded and decoded once for a tile of tokens (the multi-token kernels), not
-// once per token. MatmulPath::PerToken relies on it (speculative decoding's checking pass).
+// once per token. MatmulPath::BatchInvariant relies on it (speculative decoding's checking pass).
 void quant_dot_rows(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t n_rows,
                     const QuantizedActs& acts, int n_tokens, float* y, int64_t y_stride);
 

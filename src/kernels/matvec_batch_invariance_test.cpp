@@ -1,6 +1,6 @@
 // The multi-token matvec kernels must give every (row, token) exactly the bits a one-token
 // call gives it (memcmp, not a tolerance): speculative decoding checks its drafted tokens in
-// one batch (MatmulPath::PerToken) and must reproduce plain decoding token for token.
+// one batch (MatmulPath::BatchInvariant) and must reproduce plain decoding token for token.
 // Checked on every SIMD target compiled in (the AVX-512 targets run the VNNI kernel for
 // Q8_0/Q4_0 where the CPU has it), for 1-16 tokens, with row counts that leave partial row
 // groups and columns at the smallest block multiple, an odd block count (the VNNI kernel's
@@ -90,9 +90,9 @@ TEST(MatvecBatchInvariance, EveryTokenCountEqualsOneTokenCallsOnEveryTarget) {
   });
 }
 
-// Through the public API: PerToken on a pool (rows split into chunks, the activations
+// Through the public API: BatchInvariant on a pool (rows split into chunks, the activations
 // quantized once for the batch, several outputs in one dispatch) against one-token matmuls.
-TEST(MatvecBatchInvariance, PerTokenMatmulEqualsOneTokenMatmuls) {
+TEST(MatvecBatchInvariance, BatchInvariantMatmulEqualsOneTokenMatmuls) {
   ThreadPool pool(2);
   const StoredMatrix q8 = testing::make_matrix(WeightType::Q8_0, 203, 576, 90);
   const StoredMatrix bf16 = testing::make_matrix(WeightType::BF16, 77, 576, 91);
@@ -101,7 +101,7 @@ TEST(MatvecBatchInvariance, PerTokenMatmulEqualsOneTokenMatmuls) {
     const std::vector<float> x = testing::gaussian(kMaxTokens * m->cols, 93);
     for (int n = 1; n <= kMaxTokens; ++n) {
       std::vector<float> batch(static_cast<size_t>(n) * m->rows), single(batch.size());
-      matmul(pool, x.data(), n, m->view(), batch.data(), MatmulPath::PerToken);
+      matmul(pool, x.data(), n, m->view(), batch.data(), MatmulPath::BatchInvariant);
       for (int t = 0; t < n; ++t) matmul(pool, x.data() + t * m->cols, 1, m->view(), single.data() + t * m->rows);
       ASSERT_TRUE(same_bits(batch, single)) << weight_type_name(m->type) << ", " << n << " tokens";
     }
@@ -114,8 +114,8 @@ TEST(MatvecBatchInvariance, PerTokenMatmulEqualsOneTokenMatmuls) {
     std::vector<float> ya(n * a.rows), yb(n * b.rows), yk(n * q6k.rows);
     const std::vector<float> xk = testing::gaussian(n * q6k.cols, 97);
     const MatmulOutput outs[] = {{a.view(), ya.data()}, {b.view(), yb.data()}};
-    matmul_multi(pool, x.data(), n, outs, MatmulPath::PerToken);
-    matmul(pool, xk.data(), n, q6k.view(), yk.data(), MatmulPath::PerToken);
+    matmul_multi(pool, x.data(), n, outs, MatmulPath::BatchInvariant);
+    matmul(pool, xk.data(), n, q6k.view(), yk.data(), MatmulPath::BatchInvariant);
     for (int t = 0; t < n; ++t) {
       std::vector<float> sa(a.rows), sb(b.rows), sk(q6k.rows);
       matmul(pool, x.data() + t * 512, 1, a.view(), sa.data());
