@@ -136,6 +136,19 @@ struct Layer {
   Bytes q, k, v, o, gate, up, down;
 };
 
+// A decoder layer's matrices of random weights; seed advances by one per matrix.
+Layer make_layer(WeightType type, int64_t hidden, int64_t kv, int64_t ffn, uint32_t& seed, bool huge) {
+  Layer l;
+  l.q = make_weights(type, hidden, hidden, seed++, huge);
+  l.k = make_weights(type, kv, hidden, seed++, huge);
+  l.v = make_weights(type, kv, hidden, seed++, huge);
+  l.o = make_weights(type, hidden, hidden, seed++, huge);
+  l.gate = make_weights(type, ffn, hidden, seed++, huge);
+  l.up = make_weights(type, ffn, hidden, seed++, huge);
+  l.down = make_weights(type, hidden, ffn, seed++, huge);
+  return l;
+}
+
 // The SmolLM2-135M matrices: hidden 576, 9 heads + 3 kv heads of 64, ffn 1536, 30 layers.
 constexpr int64_t kHidden = 576, kKv = 192, kFfn = 1536, kVocab = 49152;
 constexpr int kLayers = 30;
@@ -144,15 +157,7 @@ void bench_model(WeightType type, int threads, bool quick, bool huge) {
   smol::ThreadPool pool(threads);
   std::vector<Layer> layers(kLayers);
   uint32_t seed = 1;
-  for (Layer& l : layers) {
-    l.q = make_weights(type, kHidden, kHidden, seed++, huge);
-    l.k = make_weights(type, kKv, kHidden, seed++, huge);
-    l.v = make_weights(type, kKv, kHidden, seed++, huge);
-    l.o = make_weights(type, kHidden, kHidden, seed++, huge);
-    l.gate = make_weights(type, kFfn, kHidden, seed++, huge);
-    l.up = make_weights(type, kFfn, kHidden, seed++, huge);
-    l.down = make_weights(type, kHidden, kFfn, seed++, huge);
-  }
+  for (Layer& l : layers) l = make_layer(type, kHidden, kKv, kFfn, seed, huge);
   // A tied head is stored like the embeddings; Q8_0 models keep it Q8_0, others the same type.
   const Bytes head = make_weights(type, kVocab, kHidden, seed++, huge);
   int64_t total_bytes = static_cast<int64_t>(head.size());
@@ -261,15 +266,7 @@ void bench_multi(WeightType type, int threads, const LayerShape& shape, bool hug
   const int copies = static_cast<int>(std::max<int64_t>(2, (256ll << 20) / layer_bytes));
   std::vector<Layer> layers(copies);
   uint32_t seed = 1;
-  for (Layer& l : layers) {
-    l.q = make_weights(type, h, h, seed++, huge);
-    l.k = make_weights(type, kv, h, seed++, huge);
-    l.v = make_weights(type, kv, h, seed++, huge);
-    l.o = make_weights(type, h, h, seed++, huge);
-    l.gate = make_weights(type, ffn, h, seed++, huge);
-    l.up = make_weights(type, ffn, h, seed++, huge);
-    l.down = make_weights(type, h, ffn, seed++, huge);
-  }
+  for (Layer& l : layers) l = make_layer(type, h, kv, ffn, seed, huge);
   const int max_n = *std::max_element(token_counts.begin(), token_counts.end());
   const std::vector<float> x = make_input(max_n * ffn);
   std::vector<float> a(max_n * ffn), b(max_n * ffn), c(max_n * ffn);
