@@ -261,6 +261,56 @@ TEST(AttentionHeadKv, EverySimdTargetMatchesTheStoredValues) {
   }
 }
 
+// causal_attention's per_token path (speculative decoding's checking pass) takes a head's
+// tokens in one pass over its keys; each (token, head) must still be, bit for bit, what
+// attention_head gives it alone, on every SIMD target, for every cache type and for more
+// tokens than one pass takes (16).
+TEST(CausalAttention, PerTokenEqualsAttentionHeadBitForBit) {
+  ThreadPool pool(2);
+  for (const auto& [n_kv_heads, head_dim] : {std::pair{3, 64}, std::pair{2, 16}, std::pair{1, 24}, std::pair{2, 20}}) {
+    const int n_heads = 2 * n_kv_heads, start = 9, max_tokens = 18;
+    const int n_keys = start + max_tokens;
+    const size_t row = static_cast<size_t>(n_heads) * head_dim;
+    const size_t stride = (static_cast<size_t>(n_kv_heads) * head_dim + 31) / 32 * 32;  // whole Q8_0 blocks
+    const std::vector<float> q = testing::gaussian(max_tokens * row, 7);
+    const std::vector<float> k = testing::gaussian(n_keys * stride, 8), v = testing::gaussian(n_keys * stride, 9);
+    for (WeightType type : {WeightType::F32, WeightType::F16, WeightType::BF16, WeightType::Q8_0}) {
+      const StoredKv ks = store_kv(type, k, n_keys, stride), vs = store_kv(type, v, n_keys, stride);
+      const KvView keys{type, ks.bytes.data(), stride}, values{type, vs.bytes.data(), stride};
+      const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+      testing::for_each_simd_target([&](const char* target) {
+        std::vector<float> expected(max_tokens * row), scores(n_keys);
+        for (int t = 0; t < max_tokens; ++t) {
+          for (int h = 0; h < n_heads; ++h) {
+            attention_head(q.data() + t * row + h * head_dim, keys, values, static_cast<size_t>(h / 2) * head_dim,
+                           start + t + 1, head_dim, scale, scores.data(), expected.data() + t * row + h * head_dim);
+          }
+        }
+        for (int n : {1, 2, 5, 16, 18}) {
+          std::vector<float> out(n * row, NAN);
+          AttentionArgs a;
+          a.q = q.data();
+          a.keys = ks.bytes.data();
+          a.values = vs.bytes.data();
+          a.kv_type = type;
+          a.kv_stride = stride;
+          a.out = out.data();
+          a.n_tokens = n;
+          a.start_pos = start;
+          a.n_heads = n_heads;
+          a.n_kv_heads = n_kv_heads;
+          a.head_dim = head_dim;
+          a.scale = scale;
+          a.per_token = true;
+          causal_attention(pool, a);
+          ASSERT_EQ(std::memcmp(out.data(), expected.data(), out.size() * sizeof(float)), 0)
+              << target << " " << weight_type_name(type) << " head_dim " << head_dim << ", " << n << " tokens";
+        }
+      });
+    }
+  }
+}
+
 // --cache-type f32 must not change a bit: the KvView overload over F32 is the float overload.
 TEST(AttentionHeadKv, F32ViewIsBitIdenticalToTheFloatKernel) {
   const int n_keys = 50, head_dim = 64;

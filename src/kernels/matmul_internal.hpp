@@ -1,6 +1,7 @@
 #pragma once
 // The per-type inner kernels behind matmul(); matmul.cpp splits the work and calls these.
 // Not part of the public API.
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -153,5 +154,23 @@ int64_t rows_gemm_block_floats(int64_t cols);
 void rows_gemm_pack_tokens(const float* x, int n_tokens, int64_t cols, int tile, float* xp);
 void rows_gemm(const MatrixView& w, int64_t row0, int64_t n_rows, const float* xp, int n_tokens, float* y,
                int64_t y_stride, float* block_tmp);
+
+// Several queries of one attention head over one cache range in a single pass over the keys
+// (attention.cpp): query i at q + i * q_stride sees keys 0 .. n_keys[i] - 1 (nondecreasing
+// in i); scores is scratch of n_queries rows of scores_stride >= n_keys[n_queries - 1] floats.
+// Every query's output is bit for bit attention_head's for it alone, at any n_queries.
+struct HeadQueries {
+  const float* q;
+  size_t q_stride;
+  int n_queries;
+  const int* n_keys;
+  int head_dim;
+  float scale;
+  float* scores;
+  size_t scores_stride;
+  float* out;
+  size_t out_stride;
+};
+void attention_head_queries(const HeadQueries& h, const KvView& keys, const KvView& values, size_t offset);
 
 }  // namespace smol::detail
