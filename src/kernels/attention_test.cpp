@@ -26,6 +26,25 @@ void PrintTo(const Shape& s, std::ostream* os) {
       << s.head_dim;
 }
 
+// The arguments of causal_attention over a cache of `type` for shape sh, scale 1/sqrt(head_dim).
+AttentionArgs args_for(const Shape& sh, const float* q, const void* keys, const void* values, WeightType type,
+                       size_t kv_stride, float* out) {
+  AttentionArgs a;
+  a.q = q;
+  a.keys = keys;
+  a.values = values;
+  a.kv_type = type;
+  a.kv_stride = kv_stride;
+  a.out = out;
+  a.n_tokens = sh.n_tokens;
+  a.start_pos = sh.start_pos;
+  a.n_heads = sh.n_heads;
+  a.n_kv_heads = sh.n_kv_heads;
+  a.head_dim = sh.head_dim;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(sh.head_dim));
+  return a;
+}
+
 // out[t][h] of causal GQA attention in float64, from the float32 keys/values given; with
 // shared_keys > 0 every query sees keys 0 .. shared_keys - 1 instead.
 std::vector<double> reference(const Shape& sh, const std::vector<float>& q, const std::vector<float>& k,
@@ -190,20 +209,7 @@ TEST_P(CausalAttentionKv, MatchesFloat64ReferenceOfTheStoredValues) {
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     std::vector<float> out(sh.n_tokens * row, NAN);
-    AttentionArgs a;
-    a.q = q.data();
-    a.keys = ks.bytes.data();
-    a.values = vs.bytes.data();
-    a.kv_type = type;
-    a.kv_stride = kv_stride;
-    a.out = out.data();
-    a.n_tokens = sh.n_tokens;
-    a.start_pos = sh.start_pos;
-    a.n_heads = sh.n_heads;
-    a.n_kv_heads = sh.n_kv_heads;
-    a.head_dim = sh.head_dim;
-    a.scale = 1.0f / std::sqrt(static_cast<float>(sh.head_dim));
-    causal_attention(pool, a);
+    causal_attention(pool, args_for(sh, q.data(), ks.bytes.data(), vs.bytes.data(), type, kv_stride, out.data()));
     for (size_t i = 0; i < out.size(); ++i) {
       ASSERT_NEAR(out[i], ref[i], 2e-5) << "threads=" << threads << " i=" << i;
       worst = std::max(worst, std::fabs(out[i] - unrounded[i]));
@@ -288,19 +294,8 @@ TEST(CausalAttention, PerTokenEqualsAttentionHeadBitForBit) {
         }
         for (int n : {1, 2, 5, 16, 18}) {
           std::vector<float> out(n * row, NAN);
-          AttentionArgs a;
-          a.q = q.data();
-          a.keys = ks.bytes.data();
-          a.values = vs.bytes.data();
-          a.kv_type = type;
-          a.kv_stride = stride;
-          a.out = out.data();
-          a.n_tokens = n;
-          a.start_pos = start;
-          a.n_heads = n_heads;
-          a.n_kv_heads = n_kv_heads;
-          a.head_dim = head_dim;
-          a.scale = scale;
+          AttentionArgs a = args_for(Shape{n, start, n_heads, n_kv_heads, head_dim}, q.data(), ks.bytes.data(),
+                                     vs.bytes.data(), type, stride, out.data());
           a.per_token = true;
           causal_attention(pool, a);
           ASSERT_EQ(std::memcmp(out.data(), expected.data(), out.size() * sizeof(float)), 0)
