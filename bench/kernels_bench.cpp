@@ -10,7 +10,12 @@
 //   batch   (--batch) 2048 x 512 and 512 x 2048 (an opus-mt FFN) for 1-128 tokens: GFLOP/s of
 //           the small-batch paths of batched and beam decoder steps, weights in cache
 //
+//   multi   (--multi) one 135M / 360M layer's matmuls for 1-16 tokens, weights from memory: n
+//           one-token calls against the batch-invariant multi-token kernels (MatmulPath::
+//           PerToken) and the default path, microseconds per token
+//
 //   kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick] [--huge] [--no-matvec] [--no-model] [--batch]
+//                 [--multi [--tokens 1,2,4,8,16]]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -131,6 +136,19 @@ struct Layer {
   Bytes q, k, v, o, gate, up, down;
 };
 
+// A decoder layer's matrices of random weights; seed advances by one per matrix.
+Layer make_layer(WeightType type, int64_t hidden, int64_t kv, int64_t ffn, uint32_t& seed, bool huge) {
+  Layer l;
+  l.q = make_weights(type, hidden, hidden, seed++, huge);
+  l.k = make_weights(type, kv, hidden, seed++, huge);
+  l.v = make_weights(type, kv, hidden, seed++, huge);
+  l.o = make_weights(type, hidden, hidden, seed++, huge);
+  l.gate = make_weights(type, ffn, hidden, seed++, huge);
+  l.up = make_weights(type, ffn, hidden, seed++, huge);
+  l.down = make_weights(type, hidden, ffn, seed++, huge);
+  return l;
+}
+
 // The SmolLM2-135M matrices: hidden 576, 9 heads + 3 kv heads of 64, ffn 1536, 30 layers.
 constexpr int64_t kHidden = 576, kKv = 192, kFfn = 1536, kVocab = 49152;
 constexpr int kLayers = 30;
@@ -139,15 +157,7 @@ void bench_model(WeightType type, int threads, bool quick, bool huge) {
   smol::ThreadPool pool(threads);
   std::vector<Layer> layers(kLayers);
   uint32_t seed = 1;
-  for (Layer& l : layers) {
-    l.q = make_weights(type, kHidden, kHidden, seed++, huge);
-    l.k = make_weights(type, kKv, kHidden, seed++, huge);
-    l.v = make_weights(type, kKv, kHidden, seed++, huge);
-    l.o = make_weights(type, kHidden, kHidden, seed++, huge);
-    l.gate = make_weights(type, kFfn, kHidden, seed++, huge);
-    l.up = make_weights(type, kFfn, kHidden, seed++, huge);
-    l.down = make_weights(type, kHidden, kFfn, seed++, huge);
-  }
+  for (Layer& l : layers) l = make_layer(type, kHidden, kKv, kFfn, seed, huge);
   // A tied head is stored like the embeddings; Q8_0 models keep it Q8_0, others the same type.
   const Bytes head = make_weights(type, kVocab, kHidden, seed++, huge);
   int64_t total_bytes = static_cast<int64_t>(head.size());
@@ -235,6 +245,76 @@ void bench_dispatch(int threads) {
   std::printf("dispatch t=%d %6.2f us per run()\n", threads, s / reps * 1e6);
 }
 
+// --multi: one decoder layer's matmuls (fused QKV, o, fused gate/up, down) for n tokens, weights
+// streamed from memory (enough layers cycled that none stays in cache), three ways:
+//   one-token n one-token calls, each a pass over all layers (n plain decode steps), the
+//             baseline;
+//   per-token one call on MatmulPath::BatchInvariant: the batch-invariant multi-token kernels;
+//   by-batch  one call on the default path (the GEMMs from 8 tokens: what a batched server
+//             step takes), not batch-invariant.
+// Rounds alternate the three, and each prints its median over the rounds, in microseconds
+// per token (a shared machine's noise hits all three alike).
+struct LayerShape {
+  const char* name;
+  int64_t hidden, kv, ffn;
+};
+
+void bench_multi(WeightType type, int threads, const LayerShape& shape, bool huge, const std::vector<int>& token_counts) {
+  smol::ThreadPool pool(threads);
+  const int64_t h = shape.hidden, kv = shape.kv, ffn = shape.ffn;
+  const int64_t layer_bytes = smol::row_bytes(type, h) * (2 * h + 2 * kv + 2 * ffn) + smol::row_bytes(type, ffn) * h;
+  const int copies = static_cast<int>(std::max<int64_t>(2, (256ll << 20) / layer_bytes));
+  std::vector<Layer> layers(copies);
+  uint32_t seed = 1;
+  for (Layer& l : layers) l = make_layer(type, h, kv, ffn, seed, huge);
+  const int max_n = *std::max_element(token_counts.begin(), token_counts.end());
+  const std::vector<float> x = make_input(max_n * ffn);
+  std::vector<float> a(max_n * ffn), b(max_n * ffn), c(max_n * ffn);
+  auto layer = [&](const Layer& l, const float* in, int n, smol::MatmulPath path) {
+    const smol::MatmulOutput qkv[] = {{MatrixView{type, l.q.data(), h, h}, a.data()},
+                                      {MatrixView{type, l.k.data(), kv, h}, b.data()},
+                                      {MatrixView{type, l.v.data(), kv, h}, c.data()}};
+    smol::matmul_multi(pool, in, n, qkv, path);
+    smol::matmul(pool, in, n, MatrixView{type, l.o.data(), h, h}, b.data(), path);
+    const smol::MatmulOutput mlp[] = {{MatrixView{type, l.gate.data(), ffn, h}, a.data()},
+                                      {MatrixView{type, l.up.data(), ffn, h}, c.data()}};
+    smol::matmul_multi(pool, in, n, mlp, path);
+    smol::matmul(pool, in, n, MatrixView{type, l.down.data(), h, ffn}, b.data(), path);
+  };
+  // Microseconds per token of one pass over every layer copy; the one-token calls make n
+  // passes, so that each reads the weights from memory as n decode steps would.
+  auto per_token_us = [&](int n, int mode) {
+    const auto start = Clock::now();
+    if (mode == 0) {
+      for (int t = 0; t < n; ++t) {
+        for (const Layer& l : layers) layer(l, x.data() + t * ffn, 1, smol::MatmulPath::ByBatchSize);
+      }
+    } else {
+      for (const Layer& l : layers) {
+        layer(l, x.data(), n, mode == 1 ? smol::MatmulPath::BatchInvariant : smol::MatmulPath::ByBatchSize);
+      }
+    }
+    return seconds_since(start) * 1e6 / copies / n;
+  };
+  const int rounds = 7;
+  for (int n : token_counts) {
+    std::vector<double> times[3];
+    for (int mode = 0; mode < 3; ++mode) per_token_us(n, mode);  // warm-up
+    for (int r = 0; r < rounds; ++r) {
+      for (int mode = 0; mode < 3; ++mode) times[mode].push_back(per_token_us(n, mode));
+    }
+    double med[3];
+    for (int mode = 0; mode < 3; ++mode) {
+      std::sort(times[mode].begin(), times[mode].end());
+      med[mode] = times[mode][rounds / 2];
+    }
+    std::printf("multi   %-5s t=%d %s layer (%5.1f MB) %2d tokens: us/token one-token %7.1f  per-token %7.1f (%4.2fx)"
+                "  by-batch %7.1f (%4.2fx)\n",
+                smol::weight_type_name(type), threads, shape.name, layer_bytes / 1e6, n, med[0], med[1],
+                med[0] / med[1], med[2], med[0] / med[2]);
+  }
+}
+
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -276,7 +356,8 @@ void bench_batch(WeightType type, int threads) {
 int main(int argc, char** argv) {
   std::vector<WeightType> types = {WeightType::Q8_0, WeightType::F16, WeightType::BF16, WeightType::Q4_0};
   std::vector<int> threads = {1, 2};
-  bool quick = false, matvec = true, model = true, huge = false, batch = false;
+  std::vector<int> tokens = {1, 2, 4, 8, 16};
+  bool quick = false, matvec = true, model = true, huge = false, batch = false, multi = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--types" && i + 1 < argc) {
@@ -295,10 +376,25 @@ int main(int argc, char** argv) {
       model = false;
     } else if (arg == "--batch") {
       batch = true;
+    } else if (arg == "--multi") {
+      multi = true;
+    } else if (arg == "--tokens" && i + 1 < argc) {
+      tokens.clear();
+      for (const std::string& t : split(argv[++i])) tokens.push_back(std::stoi(t));
     } else {
-      std::fprintf(stderr, "usage: kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick] [--huge] [--no-matvec] [--no-model] [--batch]\n");
+      std::fprintf(stderr, "usage: kernels_bench [--types Q8_0,F16,...] [--threads 1,2] [--quick] [--huge] [--no-matvec] [--no-model] [--batch] [--multi [--tokens 1,2,4]]\n");
       return 2;
     }
+  }
+  if (multi) {
+    for (WeightType type : types) {
+      for (int t : threads) {
+        for (const LayerShape& shape : {LayerShape{"135M", 576, 192, 1536}, LayerShape{"360M", 960, 320, 2560}}) {
+          bench_multi(type, t, shape, huge, tokens);
+        }
+      }
+    }
+    return 0;
   }
   if (batch) {
     for (WeightType type : types) {

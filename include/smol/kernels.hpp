@@ -38,11 +38,13 @@ void widen_row(const MatrixView& m, int64_t row, float* out);
 // stays in integers (quantized activations) at every batch size. Throws smol::Error when
 // cols is not a multiple of the weight type's block size.
 //
-// MatmulPath::PerToken instead sends every batch through the one-token dot products (each
-// weight row group is still read once for all tokens), so that every token's output is bit
-// for bit what a call with that token alone gives: speculative decoding verifies drafted
-// tokens in one batch and must reproduce plain decoding exactly.
-enum class MatmulPath { ByBatchSize, PerToken };
+// MatmulPath::BatchInvariant instead sends every batch through the multi-token dot products,
+// which load and decode each weight block once for a tile of tokens but give every token the
+// instructions of a one-token call: every token's output is bit for bit what a call with that
+// token alone gives, and the weights are read from memory once. Speculative decoding verifies
+// drafted tokens in one batch and must reproduce plain decoding exactly. (ByBatchSize takes
+// the same kernels below 8 tokens.)
+enum class MatmulPath { ByBatchSize, BatchInvariant };
 void matmul(ThreadPool& pool, const float* x, int n_tokens, const MatrixView& w, float* y,
             MatmulPath path = MatmulPath::ByBatchSize);
 

@@ -94,9 +94,9 @@ struct ForwardBuffers {
   std::vector<KeyRange> key_ranges;  // scratch for batched attention
   std::vector<float> residual, normed, q, k, v, attn_out, proj, gate, up, logits, rope_cos, rope_sin;
   std::vector<float> scores;  // one row of max_context per thread
-  // Compute every token of a batch with the kernels of a one-token step (MatmulPath::PerToken,
-  // per-head attention), so its logits and cache rows are bit for bit those a step with that
-  // token alone gives: speculative decoding verifies its drafts this way.
+  // Compute every token of a batch as a one-token step would (MatmulPath::BatchInvariant's
+  // multi-token matvecs, per-head attention), so its logits and cache rows are bit for bit
+  // those a step with that token alone gives: speculative decoding verifies its drafts this way.
   bool per_token_kernels = false;
 };
 

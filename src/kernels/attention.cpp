@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/matmul_internal.hpp"
 #include "kernels/widen-inl.hpp"
 #include "smol/error.hpp"
 #include "smol/half.hpp"
@@ -135,6 +136,124 @@ void Attend(const float* q, const Rows& keys, const Rows& values, int n_keys, in
   }
 }
 
+// Attend for Q queries of one head at once (a batch's tokens): query i at q + i * q_stride
+// sees keys 0 .. n_keys[i] - 1 (nondecreasing in i), its scores at scores + i *
+// scores_stride (which must hold n_keys[Q - 1]) and its output at out + i * out_stride. Each
+// key's and value's loads serve all Q queries, and every query gets Attend's instructions for
+// it alone in the same order (its own accumulators, keys in order), so its bits do not depend
+// on the others. Scores past a query's own keys are computed and ignored (fewer branches).
+template <int Q, class Rows>
+void AttendQueries(const float* q, size_t q_stride, const int* n_keys, const Rows& keys, const Rows& values,
+                   int head_dim, bool vectors, float scale, float* scores, size_t scores_stride, float* out,
+                   size_t out_stride) {
+  const hn::ScalableTag<float> df;
+  using V = hn::Vec<decltype(df)>;
+  const int n = static_cast<int>(hn::Lanes(df));
+  const int limit = vectors ? head_dim : 0;
+  const int vec_dims = limit / n * n;
+  auto query = [&](int i, size_t j, int d) {
+    if constexpr (Rows::kScaled) {
+      return hn::Mul(hn::LoadU(df, q + i * q_stride + d), keys.Scale(df, j, d));
+    } else {
+      return hn::LoadU(df, q + i * q_stride + d);
+    }
+  };
+  const int all_keys = n_keys[Q - 1];
+  for (int j = 0; j < all_keys; ++j) {
+    V acc0[Q], acc1[Q];
+    for (int i = 0; i < Q; ++i) acc0[i] = acc1[i] = hn::Zero(df);
+    int d = 0;
+    for (; d + 2 * n <= limit; d += 2 * n) {
+      const V k0 = keys.Load(df, j, d), k1 = keys.Load(df, j, d + n);
+      for (int i = 0; i < Q; ++i) {
+        acc0[i] = hn::MulAdd(query(i, j, d), k0, acc0[i]);
+        acc1[i] = hn::MulAdd(query(i, j, d + n), k1, acc1[i]);
+      }
+    }
+    for (; d + n <= limit; d += n) {
+      const V k0 = keys.Load(df, j, d);
+      for (int i = 0; i < Q; ++i) acc0[i] = hn::MulAdd(query(i, j, d), k0, acc0[i]);
+    }
+    for (int i = 0; i < Q; ++i) {
+      const float* qi = q + i * q_stride;
+      float s = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0[i], acc1[i])));
+      for (int e = d; e < head_dim; ++e) s += qi[e] * keys.Get(j, e);
+      scores[i * scores_stride + j] = s * scale;
+    }
+  }
+  for (int i = 0; i < Q; ++i) softmax(scores + i * scores_stride, n_keys[i]);
+  // Four vectors of each query's output stay in registers across the keys: first the keys
+  // every query sees, then the few that only the later ones see.
+  auto weight = [&](int i, size_t j, int d) {
+    if constexpr (Rows::kScaled) {
+      return hn::Mul(hn::Set(df, scores[i * scores_stride + j]), values.Scale(df, j, d));
+    } else {
+      return hn::Set(df, scores[i * scores_stride + j]);
+    }
+  };
+  for (int d0 = 0; d0 < vec_dims; d0 += 4 * n) {
+    const int blocks = (vec_dims - d0) / n < 4 ? (vec_dims - d0) / n : 4;
+    V o[Q][4];
+    for (int i = 0; i < Q; ++i) {
+      for (int b = 0; b < 4; ++b) o[i][b] = hn::Zero(df);
+    }
+    auto add_key = [&](int j, int first_query) {
+      V v[4];
+      for (int b = 0; b < 4; ++b) v[b] = b < blocks ? values.Load(df, j, d0 + b * n) : hn::Zero(df);
+      for (int i = 0; i < Q; ++i) {
+        if (i < first_query) continue;
+        if constexpr (Rows::kScaled) {
+          for (int b = 0; b < 4; ++b) {
+            if (b < blocks) o[i][b] = hn::MulAdd(weight(i, j, d0 + b * n), v[b], o[i][b]);
+          }
+        } else {
+          const V p = weight(i, j, d0);
+          for (int b = 0; b < 4; ++b) {
+            if (b < blocks) o[i][b] = hn::MulAdd(p, v[b], o[i][b]);
+          }
+        }
+      }
+    };
+    for (int j = 0; j < n_keys[0]; ++j) add_key(j, 0);
+    int first = 0;
+    for (int j = n_keys[0]; j < all_keys; ++j) {
+      while (n_keys[first] <= j) ++first;
+      add_key(j, first);
+    }
+    for (int i = 0; i < Q; ++i) {
+      for (int b = 0; b < blocks; ++b) hn::StoreU(o[i][b], df, out + i * out_stride + d0 + b * n);
+    }
+  }
+  for (int i = 0; i < Q; ++i) {
+    const float* si = scores + i * scores_stride;
+    for (int d = vec_dims; d < head_dim; ++d) {
+      float s = 0.0f;
+      for (int j = 0; j < n_keys[i]; ++j) s += si[j] * values.Get(j, d);
+      out[i * out_stride + d] = s;
+    }
+  }
+}
+
+// The queries in groups of up to 4 (AttendQueries keeps 4 x 4 output vectors in registers); a
+// lone query is Attend itself.
+template <class Rows>
+void AttendAll(const detail::HeadQueries& h, const Rows& keys, const Rows& values, bool vectors) {
+  int i = 0;
+  auto group = [&](auto count) {
+    constexpr int kQ = decltype(count)::value;
+    AttendQueries<kQ>(h.q + i * h.q_stride, h.q_stride, h.n_keys + i, keys, values, h.head_dim, vectors, h.scale,
+                      h.scores + i * h.scores_stride, h.scores_stride, h.out + i * h.out_stride, h.out_stride);
+    i += kQ;
+  };
+  while (h.n_queries - i >= 4) group(std::integral_constant<int, 4>());
+  if (h.n_queries - i == 3) group(std::integral_constant<int, 3>());
+  if (h.n_queries - i == 2) group(std::integral_constant<int, 2>());
+  if (h.n_queries - i == 1) {
+    Attend(h.q + i * h.q_stride, keys, values, h.n_keys[i], h.head_dim, vectors, h.scale, h.scores + i * h.scores_stride,
+           h.out + i * h.out_stride);
+  }
+}
+
 void AttentionHead(const float* q, const float* keys, const float* values, size_t stride, int n_keys, int head_dim,
                    float scale, float* scores, float* out) {
   Attend(q, F32Rows{keys, stride}, F32Rows{values, stride}, n_keys, head_dim, true, scale, scores, out);
@@ -173,6 +292,33 @@ void AttentionHeadKv(const float* q, const KvView& keys, const KvView& values, s
   }
 }
 
+// AttendQueries over a cache of any KvView type (keys and values of one type, checked by the
+// caller; offset is the head's first element within a position).
+void AttentionHeadQueries(const detail::HeadQueries& h, const KvView& keys, const KvView& values, size_t offset) {
+  auto run = [&](const auto& k, const auto& v, bool vectors) { AttendAll(h, k, v, vectors); };
+  switch (keys.type) {
+    case WeightType::F32:
+      run(F32Rows{static_cast<const float*>(keys.data) + offset, keys.stride},
+          F32Rows{static_cast<const float*>(values.data) + offset, values.stride}, true);
+      return;
+    case WeightType::F16:
+      run(F16Rows{static_cast<const uint16_t*>(keys.data) + offset, keys.stride},
+          F16Rows{static_cast<const uint16_t*>(values.data) + offset, values.stride}, true);
+      return;
+    case WeightType::BF16:
+      run(BF16Rows{static_cast<const uint16_t*>(keys.data) + offset, keys.stride},
+          BF16Rows{static_cast<const uint16_t*>(values.data) + offset, values.stride}, true);
+      return;
+    default: {  // Q8_0
+      const size_t lanes = hn::Lanes(hn::ScalableTag<float>());
+      run(Q8Rows{static_cast<const BlockQ8_0*>(keys.data), keys.stride / 32, offset},
+          Q8Rows{static_cast<const BlockQ8_0*>(values.data), values.stride / 32, offset},
+          32 % lanes == 0 && offset % lanes == 0);
+      return;
+    }
+  }
+}
+
 }  // namespace smol::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -180,6 +326,11 @@ HWY_AFTER_NAMESPACE();
 namespace smol {
 HWY_EXPORT(AttentionHead);
 HWY_EXPORT(AttentionHeadKv);
+HWY_EXPORT(AttentionHeadQueries);
+
+void detail::attention_head_queries(const HeadQueries& h, const KvView& keys, const KvView& values, size_t offset) {
+  HWY_DYNAMIC_DISPATCH(AttentionHeadQueries)(h, keys, values, offset);
+}
 
 void attention_head(const float* q, const float* keys, const float* values, size_t stride, int n_keys, int head_dim,
                     float scale, float* scores, float* out) {

@@ -60,21 +60,30 @@ void validate(const AttentionArgs& a) {
 KvView keys_view(const AttentionArgs& a) { return {a.kv_type, a.keys, a.kv_stride}; }
 KvView values_view(const AttentionArgs& a) { return {a.kv_type, a.values, a.kv_stride}; }
 
+// Per head, the batch's tokens in groups of kQueryGroup through one pass over the head's keys
+// (attention_head_queries): each query's bits are attention_head's for it alone.
+constexpr int kQueryGroup = 16;
+
 void attention_per_head(ThreadPool& pool, const AttentionArgs& a, const Visibility& vis) {
   const int n_keys_max = vis.max_keys(a.n_tokens);
   const size_t row = static_cast<size_t>(a.n_heads) * a.head_dim;
-  const size_t scores_bytes = round64(n_keys_max * sizeof(float));
+  const size_t scores_stride = round64(n_keys_max * sizeof(float)) / sizeof(float);
+  const size_t scores_bytes = kQueryGroup * scores_stride * sizeof(float);
   auto* scratch = static_cast<uint8_t*>(pool.scratch(scores_bytes * pool.size()));
   const int group = a.n_heads / a.n_kv_heads;
-  const int items = a.n_tokens * a.n_heads;
+  const int token_groups = (a.n_tokens + kQueryGroup - 1) / kQueryGroup;
+  const int items = token_groups * a.n_heads;
   const KvView keys = keys_view(a), values = values_view(a);
   pool.run([&](int thread, int n_threads) {
     auto* scores = reinterpret_cast<float*>(scratch + thread * scores_bytes);
     for (int item = thread; item < items; item += n_threads) {
-      const int t = item / a.n_heads, h = item % a.n_heads;
-      const size_t kv_offset = static_cast<size_t>(h / group) * a.head_dim;
-      attention_head(a.q + t * row + h * a.head_dim, keys, values, kv_offset, vis.keys_for(t), a.head_dim, a.scale,
-                     scores, a.out + t * row + h * a.head_dim);
+      const int t0 = item / a.n_heads * kQueryGroup, h = item % a.n_heads;
+      const int n = std::min(kQueryGroup, a.n_tokens - t0);
+      int n_keys[kQueryGroup];
+      for (int i = 0; i < n; ++i) n_keys[i] = vis.keys_for(t0 + i);
+      const detail::HeadQueries queries{a.q + t0 * row + h * a.head_dim, row, n, n_keys, a.head_dim, a.scale,
+                                        scores, scores_stride, a.out + t0 * row + h * a.head_dim, row};
+      detail::attention_head_queries(queries, keys, values, static_cast<size_t>(h / group) * a.head_dim);
     }
   });
 }

@@ -26,6 +26,25 @@ void PrintTo(const Shape& s, std::ostream* os) {
       << s.head_dim;
 }
 
+// The arguments of causal_attention over a cache of `type` for shape sh, scale 1/sqrt(head_dim).
+AttentionArgs args_for(const Shape& sh, const float* q, const void* keys, const void* values, WeightType type,
+                       size_t kv_stride, float* out) {
+  AttentionArgs a;
+  a.q = q;
+  a.keys = keys;
+  a.values = values;
+  a.kv_type = type;
+  a.kv_stride = kv_stride;
+  a.out = out;
+  a.n_tokens = sh.n_tokens;
+  a.start_pos = sh.start_pos;
+  a.n_heads = sh.n_heads;
+  a.n_kv_heads = sh.n_kv_heads;
+  a.head_dim = sh.head_dim;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(sh.head_dim));
+  return a;
+}
+
 // out[t][h] of causal GQA attention in float64, from the float32 keys/values given; with
 // shared_keys > 0 every query sees keys 0 .. shared_keys - 1 instead.
 std::vector<double> reference(const Shape& sh, const std::vector<float>& q, const std::vector<float>& k,
@@ -190,20 +209,7 @@ TEST_P(CausalAttentionKv, MatchesFloat64ReferenceOfTheStoredValues) {
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     std::vector<float> out(sh.n_tokens * row, NAN);
-    AttentionArgs a;
-    a.q = q.data();
-    a.keys = ks.bytes.data();
-    a.values = vs.bytes.data();
-    a.kv_type = type;
-    a.kv_stride = kv_stride;
-    a.out = out.data();
-    a.n_tokens = sh.n_tokens;
-    a.start_pos = sh.start_pos;
-    a.n_heads = sh.n_heads;
-    a.n_kv_heads = sh.n_kv_heads;
-    a.head_dim = sh.head_dim;
-    a.scale = 1.0f / std::sqrt(static_cast<float>(sh.head_dim));
-    causal_attention(pool, a);
+    causal_attention(pool, args_for(sh, q.data(), ks.bytes.data(), vs.bytes.data(), type, kv_stride, out.data()));
     for (size_t i = 0; i < out.size(); ++i) {
       ASSERT_NEAR(out[i], ref[i], 2e-5) << "threads=" << threads << " i=" << i;
       worst = std::max(worst, std::fabs(out[i] - unrounded[i]));
@@ -257,6 +263,45 @@ TEST(AttentionHeadKv, EverySimdTargetMatchesTheStoredValues) {
           }
         });
       }
+    }
+  }
+}
+
+// causal_attention's per_token path (speculative decoding's checking pass) takes a head's
+// tokens in one pass over its keys; each (token, head) must still be, bit for bit, what
+// attention_head gives it alone, on every SIMD target, for every cache type and for more
+// tokens than one pass takes (16).
+TEST(CausalAttention, PerTokenEqualsAttentionHeadBitForBit) {
+  ThreadPool pool(2);
+  for (const auto& [n_kv_heads, head_dim] : {std::pair{3, 64}, std::pair{2, 16}, std::pair{1, 24}, std::pair{2, 20}}) {
+    const int n_heads = 2 * n_kv_heads, start = 9, max_tokens = 18;
+    const int n_keys = start + max_tokens;
+    const size_t row = static_cast<size_t>(n_heads) * head_dim;
+    const size_t stride = (static_cast<size_t>(n_kv_heads) * head_dim + 31) / 32 * 32;  // whole Q8_0 blocks
+    const std::vector<float> q = testing::gaussian(max_tokens * row, 7);
+    const std::vector<float> k = testing::gaussian(n_keys * stride, 8), v = testing::gaussian(n_keys * stride, 9);
+    for (WeightType type : {WeightType::F32, WeightType::F16, WeightType::BF16, WeightType::Q8_0}) {
+      const StoredKv ks = store_kv(type, k, n_keys, stride), vs = store_kv(type, v, n_keys, stride);
+      const KvView keys{type, ks.bytes.data(), stride}, values{type, vs.bytes.data(), stride};
+      const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+      testing::for_each_simd_target([&](const char* target) {
+        std::vector<float> expected(max_tokens * row), scores(n_keys);
+        for (int t = 0; t < max_tokens; ++t) {
+          for (int h = 0; h < n_heads; ++h) {
+            attention_head(q.data() + t * row + h * head_dim, keys, values, static_cast<size_t>(h / 2) * head_dim,
+                           start + t + 1, head_dim, scale, scores.data(), expected.data() + t * row + h * head_dim);
+          }
+        }
+        for (int n : {1, 2, 5, 16, 18}) {
+          std::vector<float> out(n * row, NAN);
+          AttentionArgs a = args_for(Shape{n, start, n_heads, n_kv_heads, head_dim}, q.data(), ks.bytes.data(),
+                                     vs.bytes.data(), type, stride, out.data());
+          a.per_token = true;
+          causal_attention(pool, a);
+          ASSERT_EQ(std::memcmp(out.data(), expected.data(), out.size() * sizeof(float)), 0)
+              << target << " " << weight_type_name(type) << " head_dim " << head_dim << ", " << n << " tokens";
+        }
+      });
     }
   }
 }

@@ -1,7 +1,9 @@
 // matmul: validates shapes, picks the path by batch size and splits the work over the pool.
-//   few tokens (decode): rows in chunks handed out dynamically, each chunk a run of
-//     dot-product kernels (integer ones against once-quantized activations for quantized
-//     weights); a late or descheduled thread then costs one chunk, not half the matrix.
+//   few tokens (decode, and every batch on MatmulPath::BatchInvariant): rows in chunks handed
+//     out dynamically, each chunk a run of dot-product kernels (integer ones against
+//     once-quantized activations for quantized weights) that take several tokens per weight
+//     load but give each token the bits a one-token call gives it; a late or descheduled
+//     thread then costs one chunk, not half the matrix.
 //   many tokens (prefill): tokens packed once, then weight panels handed out dynamically,
 //     each decoded to float32 and multiplied by every token tile while it sits in cache.
 //   12 tokens and more (batched and beam decoder steps, prefill): blocks of weight rows
@@ -242,8 +244,8 @@ void matmul_multi(ThreadPool& pool, const float* x, int n_tokens, std::span<cons
     return;
   }
   check_outputs(outputs);
-  // The dot products compute every (row, token) pair alone, in the same order at any batch size.
-  if (path == MatmulPath::PerToken) {
+  // The dot products give every (row, token) pair the same instructions at any batch size.
+  if (path == MatmulPath::BatchInvariant) {
     matmul_dots(pool, x, n_tokens, outputs);
     return;
   }

@@ -1,6 +1,7 @@
 #pragma once
 // The per-type inner kernels behind matmul(); matmul.cpp splits the work and calls these.
 // Not part of the public API.
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -51,6 +52,34 @@ inline void for_row_groups(int64_t n_rows, int group_rows, Fn&& fn) {
   for (; r < n_rows; ++r) fn(std::integral_constant<int, 1>(), r);
 }
 
+// The same with groups of kGroup rows, then single rows (the multi-token kernels' tiles).
+template <int kGroup, class Fn>
+inline void for_fixed_row_groups(int64_t n_rows, Fn&& fn) {
+  int64_t r = 0;
+  for (; r + kGroup <= n_rows; r += kGroup) fn(std::integral_constant<int, kGroup>(), r);
+  for (; r < n_rows; ++r) fn(std::integral_constant<int, 1>(), r);
+}
+
+// Calls fn(std::integral_constant<int, T>(), t0) for tokens [t0, t0 + T) covering
+// [0, n_tokens): tiles of kTile tokens, then one tile of the rest. The multi-token kernels
+// keep a tile's accumulators in registers, so T must be a compile-time constant.
+template <int N, class Fn>
+inline void call_with_tile(int n, int t0, Fn& fn) {
+  if constexpr (N > 0) {
+    if (n == N) {
+      fn(std::integral_constant<int, N>(), t0);
+    } else {
+      call_with_tile<N - 1>(n, t0, fn);
+    }
+  }
+}
+template <int kTile, class Fn>
+inline void for_token_tiles(int n_tokens, Fn&& fn) {
+  int t = 0;
+  for (; t + kTile <= n_tokens; t += kTile) fn(std::integral_constant<int, kTile>(), t);
+  if (t < n_tokens) call_with_tile<kTile - 1>(n_tokens - t, t, fn);
+}
+
 // Bytes of scratch QuantizedActs needs for n_tokens, and carving it out of `scratch`
 // (64-byte aligned).
 size_t quantized_acts_bytes(int n_tokens, int64_t cols);
@@ -61,6 +90,10 @@ void quantize_activation_row(const float* x, const QuantizedActs& acts, int t);
 
 // y[t * y_stride + r] = row r of the quantized matrix `w` (rows back to back, row_bytes apart)
 // dotted with token t of acts, for r < n_rows and t < n_tokens.
+// Batch-invariant: each (row, token) sum runs the instructions a one-token call runs for it,
+// in the same order, whatever n_tokens, n_rows or the row's place in w; with several tokens a
+// weight block is loaded and decoded once for a tile of tokens (the multi-token kernels), not
+// once per token. MatmulPath::BatchInvariant relies on it (speculative decoding's checking pass).
 void quant_dot_rows(WeightType type, const uint8_t* w, int64_t row_bytes, int64_t n_rows,
                     const QuantizedActs& acts, int n_tokens, float* y, int64_t y_stride);
 
@@ -81,7 +114,8 @@ void q8_gemm_pack_tile(const QuantizedActs& acts, int n_tokens, int tile, uint8_
 void q8_gemm_rows(const uint8_t* w, int64_t row_bytes, int64_t n_rows, const uint8_t* packed, int n_tokens,
                   int64_t cols, float* y, int64_t y_stride, void* scratch);
 
-// The same for float weights (F32/BF16/F16) against float activations x (n_tokens x cols).
+// The same for float weights (F32/BF16/F16) against float activations x (n_tokens x cols),
+// batch-invariant in the same way.
 void float_dot_rows(WeightType type, const void* w, int64_t cols, int64_t n_rows, const float* x, int n_tokens,
                     float* y, int64_t y_stride);
 
@@ -120,5 +154,23 @@ int64_t rows_gemm_block_floats(int64_t cols);
 void rows_gemm_pack_tokens(const float* x, int n_tokens, int64_t cols, int tile, float* xp);
 void rows_gemm(const MatrixView& w, int64_t row0, int64_t n_rows, const float* xp, int n_tokens, float* y,
                int64_t y_stride, float* block_tmp);
+
+// Several queries of one attention head over one cache range in a single pass over the keys
+// (attention.cpp): query i at q + i * q_stride sees keys 0 .. n_keys[i] - 1 (nondecreasing
+// in i); scores is scratch of n_queries rows of scores_stride >= n_keys[n_queries - 1] floats.
+// Every query's output is bit for bit attention_head's for it alone, at any n_queries.
+struct HeadQueries {
+  const float* q;
+  size_t q_stride;
+  int n_queries;
+  const int* n_keys;
+  int head_dim;
+  float scale;
+  float* scores;
+  size_t scores_stride;
+  float* out;
+  size_t out_stride;
+};
+void attention_head_queries(const HeadQueries& h, const KvView& keys, const KvView& values, size_t offset);
 
 }  // namespace smol::detail

@@ -47,52 +47,93 @@ inline const float* advance(const float* p, int64_t n) { return p + n; }
 template <Half H>
 inline HalfRow<H> advance(HalfRow<H> w, int64_t n) { return {w.p + n}; }
 
-// out[r] = row r . x for R rows `cols` apart, two accumulators per row. Each row's stream is
-// prefetched `ahead` bytes on, one prefetch per cache line: the hardware prefetcher alone keeps
-// too few misses in flight for one core to reach memory bandwidth.
-template <int R, class Row>
-HWY_INLINE void Rows(Row w, int64_t cols, const float* x, int64_t ahead, float* out) {
+// out[j * out_stride + r] = row r . token j of x (tokens `cols` apart), for R rows `cols`
+// apart and T tokens, two accumulators per (row, token). Each weight vector is loaded and
+// widened once for the T tokens; every (row, token) sees the instructions of the T = 1
+// (one-token) kernel in the same order, so its bits do not depend on T. With kPrefetch each
+// row's stream is prefetched `ahead` bytes on, one prefetch per cache line: the hardware
+// prefetcher alone keeps too few misses in flight for one core to reach memory bandwidth (a
+// row group's later token tiles read it from L1 and skip it).
+template <int R, int T, bool kPrefetch, class Row>
+HWY_INLINE void Rows(Row w, int64_t cols, const float* x, int64_t ahead, float* out, int64_t out_stride) {
   const DF df;
   const int64_t n = static_cast<int64_t>(hn::Lanes(df));
   const int64_t step_bytes = 2 * n * kElementBytes<Row>;
-  VF acc0[R], acc1[R];
+  VF acc0[R][T], acc1[R][T];
   HWY_UNROLL(8)
-  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = hn::Zero(df);
+  for (int r = 0; r < R; ++r) {
+    for (int j = 0; j < T; ++j) acc0[r][j] = acc1[r][j] = hn::Zero(df);
+  }
   int64_t i = 0;
   for (; i + 2 * n <= cols; i += 2 * n) {
-    const VF x0 = hn::LoadU(df, x + i), x1 = hn::LoadU(df, x + i + n);
+    VF x0[T], x1[T];
+    for (int j = 0; j < T; ++j) {
+      x0[j] = hn::LoadU(df, x + j * cols + i);
+      x1[j] = hn::LoadU(df, x + j * cols + i + n);
+    }
     HWY_UNROLL(8)
     for (int r = 0; r < R; ++r) {
-      const char* line = address(advance(w, r * cols + i)) + ahead;
-      for (int64_t b = 0; b < step_bytes; b += 64) hwy::Prefetch(line + b);
-      acc0[r] = hn::MulAdd(Widen(df, advance(w, r * cols + i)), x0, acc0[r]);
-      acc1[r] = hn::MulAdd(Widen(df, advance(w, r * cols + i + n)), x1, acc1[r]);
+      if constexpr (kPrefetch) {
+        const char* line = address(advance(w, r * cols + i)) + ahead;
+        for (int64_t b = 0; b < step_bytes; b += 64) hwy::Prefetch(line + b);
+      }
+      const VF w0 = Widen(df, advance(w, r * cols + i)), w1 = Widen(df, advance(w, r * cols + i + n));
+      for (int j = 0; j < T; ++j) {
+        acc0[r][j] = hn::MulAdd(w0, x0[j], acc0[r][j]);
+        acc1[r][j] = hn::MulAdd(w1, x1[j], acc1[r][j]);
+      }
     }
   }
   for (; i + n <= cols; i += n) {
-    const VF x0 = hn::LoadU(df, x + i);
+    VF x0[T];
+    for (int j = 0; j < T; ++j) x0[j] = hn::LoadU(df, x + j * cols + i);
     HWY_UNROLL(8)
-    for (int r = 0; r < R; ++r) acc0[r] = hn::MulAdd(Widen(df, advance(w, r * cols + i)), x0, acc0[r]);
+    for (int r = 0; r < R; ++r) {
+      const VF w0 = Widen(df, advance(w, r * cols + i));
+      for (int j = 0; j < T; ++j) acc0[r][j] = hn::MulAdd(w0, x0[j], acc0[r][j]);
+    }
   }
   for (int r = 0; r < R; ++r) {
-    float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0[r], acc1[r])));
-    for (int64_t k = i; k < cols; ++k) sum += scalar(advance(w, r * cols + k)) * x[k];
-    out[r] = sum;
+    for (int j = 0; j < T; ++j) {
+      const float* xj = x + j * cols;
+      float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0[r][j], acc1[r][j])));
+      for (int64_t k = i; k < cols; ++k) sum += scalar(advance(w, r * cols + k)) * xj[k];
+      out[j * out_stride + r] = sum;
+    }
   }
 }
 
-// Groups of rows outside, tokens inside: with a few tokens each group is read from memory
-// once and then hits L1. Short rows go 8 at a time, long ones 4, so that a group stays within
-// about 10 KB of L1.
+// Tiles of the multi-token kernel: rows x tokens whose two accumulators each, the tile's
+// activations and a weight pair fit the vector registers (16 on AVX2, 32 on AVX-512). Two
+// rows by several tokens rather than the reverse: bf16/f16 widening is then shared widely.
+constexpr int kMultiRows = 2;
+constexpr int kTokenTile = HWY_TARGET <= HWY_AVX3 ? 4 : 2;
+
+// Groups of rows outside, tokens inside: each group is read from memory once (by its first
+// token tile) and each weight vector widened once per tile. One token keeps the grouping the
+// decode step was tuned with: short rows 8 at a time, long ones 4, so that a group stays
+// within about 10 KB of L1.
 template <class Row>
 void RowsAll(Row w, int64_t cols, int64_t n_rows, const float* x, int n_tokens, float* y, int64_t y_stride) {
   const int64_t row_bytes = cols * kElementBytes<Row>;
-  const RowGrouping g = row_grouping(row_bytes);
-  for_row_groups(n_rows, g.rows, [&](auto group, int64_t r0) {
+  if (n_tokens == 1) {
+    const RowGrouping g = row_grouping(row_bytes);
+    for_row_groups(n_rows, g.rows, [&](auto group, int64_t r0) {
+      constexpr int kRows = decltype(group)::value;
+      Rows<kRows, 1, true>(advance(w, r0 * cols), cols, x, g.ahead, y + r0, y_stride);
+    });
+    return;
+  }
+  const int64_t group_bytes = kMultiRows * row_bytes;
+  const int64_t ahead = (8192 + group_bytes - 1) / group_bytes * group_bytes;
+  for_fixed_row_groups<kMultiRows>(n_rows, [&](auto group, int64_t r0) {
     constexpr int kRows = decltype(group)::value;
-    for (int t = 0; t < n_tokens; ++t) {
-      Rows<kRows>(advance(w, r0 * cols), cols, x + t * cols, g.ahead, y + t * y_stride + r0);
-    }
+    for_token_tiles<kTokenTile>(n_tokens, [&](auto tile, int t0) {
+      constexpr int kTokens = decltype(tile)::value;
+      float* out = y + t0 * y_stride + r0;
+      if (t0 == 0) Rows<kRows, kTokens, true>(advance(w, r0 * cols), cols, x + t0 * cols, ahead, out, y_stride);
+      else Rows<kRows, kTokens, false>(advance(w, r0 * cols), cols, x + t0 * cols, ahead, out, y_stride);
+    });
   });
 }
 

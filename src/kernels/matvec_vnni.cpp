@@ -85,63 +85,114 @@ SMOL_VNNI_ATTR inline __m256i block_weights(const uint8_t* blk) {
   }
 }
 
-// out[r] = row r . x for R rows row_bytes apart, nb blocks each. Every row's stream is
-// prefetched `ahead` bytes on, one prefetch per cache line (a Q8_0 step spans 68 bytes).
-template <int R, bool kQ4>
-SMOL_VNNI_ATTR void rows_vnni(const uint8_t* w, int64_t row_bytes, int64_t nb, const QuantizedActs& a, int t,
-                              int64_t ahead, float* out) {
-  const int8_t* xq = a.q + t * a.cols;
-  const int32_t* corr = a.corr128 + t * a.cols / 4;
-  const float* xd8 = a.d8 + t * a.cols / 4;
+// out[j * out_stride + r] = row r . token t0 + j, for R rows row_bytes apart (nb blocks each)
+// and T tokens. Each block pair's weights and scales are decoded once for the T tokens; every
+// (row, token) keeps its own accumulator and sees the same instructions in the same order as
+// with T = 1 (the one-token kernel), so its bits do not depend on T or on its neighbours.
+// With kPrefetch each row's stream is prefetched `ahead` bytes on, one prefetch per cache line
+// (a Q8_0 step spans 68 bytes); a row group's later token tiles read it from L1 and skip it.
+template <int R, int T, bool kQ4, bool kPrefetch>
+SMOL_VNNI_ATTR void rows_vnni(const uint8_t* w, int64_t row_bytes, int64_t nb, const QuantizedActs& a, int t0,
+                              int64_t ahead, float* out, int64_t out_stride) {
+  const int8_t* xq[T];
+  const int32_t* corr[T];
+  const float* xd8[T];
+  for (int j = 0; j < T; ++j) {
+    xq[j] = a.q + (t0 + j) * a.cols;
+    corr[j] = a.corr128 + (t0 + j) * a.cols / 4;
+    xd8[j] = a.d8 + (t0 + j) * a.cols / 4;
+  }
   constexpr int kOffsetShift = kQ4 ? 4 : 0;  // -8 sum = (-128 sum) >> 4, exactly
-  __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r) {
+    for (int j = 0; j < T; ++j) acc[r][j] = _mm512_setzero_ps();
+  }
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    __m512i x = _mm512_loadu_si512(xq + 32 * b);
-    __m512i c = _mm512_srai_epi32(_mm512_loadu_si512(corr + 8 * b), kOffsetShift);
-    __m512 dx = _mm512_loadu_ps(xd8 + 8 * b);
-    if constexpr (kQ4) {
-      x = _mm512_shuffle_i64x2(x, x, kQuarterOrder);
-      c = _mm512_shuffle_i64x2(c, c, kQuarterOrder);
-      dx = _mm512_shuffle_f32x4(dx, dx, kQuarterOrder);
+    __m512i x[T], c[T];
+    __m512 dx[T];
+    for (int j = 0; j < T; ++j) {
+      x[j] = _mm512_loadu_si512(xq[j] + 32 * b);
+      c[j] = _mm512_srai_epi32(_mm512_loadu_si512(corr[j] + 8 * b), kOffsetShift);
+      dx[j] = _mm512_loadu_ps(xd8[j] + 8 * b);
+      if constexpr (kQ4) {
+        x[j] = _mm512_shuffle_i64x2(x[j], x[j], kQuarterOrder);
+        c[j] = _mm512_shuffle_i64x2(c[j], c[j], kQuarterOrder);
+        dx[j] = _mm512_shuffle_f32x4(dx[j], dx[j], kQuarterOrder);
+      }
     }
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w + r * row_bytes + b * kBlock<kQ4>;
-      _mm_prefetch(reinterpret_cast<const char*>(blk) + ahead, _MM_HINT_T0);
-      if constexpr (!kQ4) _mm_prefetch(reinterpret_cast<const char*>(blk) + ahead + 64, _MM_HINT_T0);
-      const __m512i dot = _mm512_dpbusd_epi32(c, pair_weights<kQ4>(blk), x);
-      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(pair_scales<kQ4>(blk), dx), acc[r]);
+      if constexpr (kPrefetch) {
+        _mm_prefetch(reinterpret_cast<const char*>(blk) + ahead, _MM_HINT_T0);
+        if constexpr (!kQ4) _mm_prefetch(reinterpret_cast<const char*>(blk) + ahead + 64, _MM_HINT_T0);
+      }
+      const __m512i wq = pair_weights<kQ4>(blk);
+      const __m512 ws = pair_scales<kQ4>(blk);
+      for (int j = 0; j < T; ++j) {
+        const __m512i dot = _mm512_dpbusd_epi32(c[j], wq, x[j]);
+        acc[r][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws, dx[j]), acc[r][j]);
+      }
     }
   }
-  float tail[R] = {};
+  float tail[R][T] = {};
   if (b < nb) {  // an odd last block, on 256-bit vectors
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
-    const __m256i c =
-        _mm256_srai_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(corr + 8 * b)), kOffsetShift);
+    __m256i x[T], c[T];
+    for (int j = 0; j < T; ++j) {
+      x[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[j] + 32 * b));
+      c[j] = _mm256_srai_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(corr[j] + 8 * b)), kOffsetShift);
+    }
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w + r * row_bytes + b * kBlock<kQ4>;
-      const __m256i dot = _mm256_dpbusd_epi32(c, block_weights<kQ4>(blk), x);
-      const __m256 s = _mm256_cvtepi32_ps(dot);
-      __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-      h = _mm_add_ss(h, _mm_movehdup_ps(h));
-      tail[r] = _mm_cvtss_f32(h) * (_cvtsh_ss(load_u16(blk)) * xd8[8 * b]);
+      const __m256i wq = block_weights<kQ4>(blk);
+      const float ws = _cvtsh_ss(load_u16(blk));
+      for (int j = 0; j < T; ++j) {
+        const __m256i dot = _mm256_dpbusd_epi32(c[j], wq, x[j]);
+        const __m256 s = _mm256_cvtepi32_ps(dot);
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        tail[r][j] = _mm_cvtss_f32(h) * (ws * xd8[j][8 * b]);
+      }
     }
   }
-  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]) + tail[r];
+  for (int r = 0; r < R; ++r) {
+    for (int j = 0; j < T; ++j) out[j * out_stride + r] = _mm512_reduce_add_ps(acc[r][j]) + tail[r][j];
+  }
 }
+
+// Tokens per tile of the multi-token kernel: 4 rows x 4 tokens keep 16 accumulators and each
+// tile's activations in the 32 vector registers.
+constexpr int kMultiRows = 4;
+constexpr int kTokenTile = 4;
 
 template <bool kQ4>
 SMOL_VNNI_ATTR void dot_rows_vnni(const uint8_t* w, int64_t row_bytes, int64_t n_rows, const QuantizedActs& a,
                                   int n_tokens, float* y, int64_t y_stride) {
   const int64_t nb = a.cols / 32;
-  const RowGrouping g = row_grouping(row_bytes);
-  for_row_groups(n_rows, g.rows, [&](auto group, int64_t r0) {
+  if (n_tokens == 1) {
+    const RowGrouping g = row_grouping(row_bytes);
+    for_row_groups(n_rows, g.rows, [&](auto group, int64_t r0) {
+      constexpr int kRows = decltype(group)::value;
+      rows_vnni<kRows, 1, kQ4, true>(w + r0 * row_bytes, row_bytes, nb, a, 0, g.ahead, y + r0, y_stride);
+    });
+    return;
+  }
+  // Several tokens: groups of 4 rows, each read from memory by its first token tile (which
+  // prefetches the next groups) and from L1 by the others.
+  const int64_t group_bytes = kMultiRows * row_bytes;
+  const int64_t ahead = (8192 + group_bytes - 1) / group_bytes * group_bytes;
+  for_fixed_row_groups<kMultiRows>(n_rows, [&](auto group, int64_t r0) {
     constexpr int kRows = decltype(group)::value;
-    for (int t = 0; t < n_tokens; ++t) {
-      rows_vnni<kRows, kQ4>(w + r0 * row_bytes, row_bytes, nb, a, t, g.ahead, y + t * y_stride + r0);
-    }
+    for_token_tiles<kTokenTile>(n_tokens, [&](auto tile, int t0) {
+      constexpr int kTokens = decltype(tile)::value;
+      float* out = y + t0 * y_stride + r0;
+      if (t0 == 0) {
+        rows_vnni<kRows, kTokens, kQ4, true>(w + r0 * row_bytes, row_bytes, nb, a, t0, ahead, out, y_stride);
+      } else {
+        rows_vnni<kRows, kTokens, kQ4, false>(w + r0 * row_bytes, row_bytes, nb, a, t0, ahead, out, y_stride);
+      }
+    });
   });
 }
 

@@ -115,7 +115,7 @@ void Model::forward_batch(std::span<const int32_t> tokens, std::span<const Token
   const int kv_dim = c.num_key_value_heads * c.head_dim;
   const int ffn = c.intermediate_size;
   const int half = c.head_dim / 2;
-  const MatmulPath path = buf.per_token_kernels ? MatmulPath::PerToken : MatmulPath::ByBatchSize;
+  const MatmulPath path = buf.per_token_kernels ? MatmulPath::BatchInvariant : MatmulPath::ByBatchSize;
 
   for (int t = 0; t < n; ++t) {
     widen_row(weights_.embed, tokens[t], buf.residual.data() + t * hidden);

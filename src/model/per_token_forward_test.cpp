@@ -1,6 +1,8 @@
 // ForwardBuffers::per_token_kernels: a batch of tokens gives, bit for bit, the logits and
 // cache rows of one-token steps (what speculative decoding's verification relies on), for
-// every weight and cache type, past every batch size at which the kernels switch paths.
+// every weight and cache type, past every batch size at which the kernels switch paths (the
+// K-quants need 256-column rows, wider than the fixtures: kernels/matvec_batch_invariance_test
+// covers them).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -64,7 +66,8 @@ INSTANTIATE_TEST_SUITE_P(Types, PerTokenForward,
                          ::testing::Values(Case{"tiny-f32", std::nullopt, WeightType::F32},
                                            Case{"tiny-bf16", std::nullopt, WeightType::Q8_0},
                                            Case{"tiny-f16-untied-sharded", std::nullopt, WeightType::F16},
-                                           Case{"tiny-f32", WeightType::Q8_0, WeightType::BF16}));
+                                           Case{"tiny-f32", WeightType::Q8_0, WeightType::BF16},
+                                           Case{"tiny-bf16", WeightType::Q4_0, WeightType::F32}));
 
 }  // namespace
 }  // namespace smol
