@@ -37,12 +37,23 @@ class Grammar {
 
   size_t rule_count() const;
 
+  // The same grammar for JSON output (json_schema_to_gbnf, json_object_gbnf, tool calls): its
+  // objects must also have unique keys, which no context-free grammar can say, so generation
+  // wraps its matcher in a JsonKeyGuard that refuses a token closing a repeated key.
+  Grammar with_unique_json_keys() const {
+    Grammar g = *this;
+    g.unique_json_keys_ = true;
+    return g;
+  }
+  bool unique_json_keys() const { return unique_json_keys_; }
+
   struct Impl;
   const Impl& impl() const { return *impl_; }
 
  private:
   explicit Grammar(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<const Impl> impl_;
+  bool unique_json_keys_ = false;
 };
 
 // GBNF text for JSON Schema (draft 2020-12 subset; see docs in the README): objects with
@@ -112,6 +123,35 @@ class GrammarMatcher final : public SequenceConstraint {
   std::vector<int32_t> end_ids_;
   int32_t state_ = 0;
   int64_t remaining_ = INT64_MAX;
+};
+
+// Keeps JSON output strict where the grammar cannot: refuses a token after which an object
+// would hold the same key twice (keys compared after decoding escapes, as a JSON parser does).
+// Everything else is the inner constraint's (a matcher of a JSON grammar). If refusing would
+// leave no token at all (only near the token limit), the inner constraint's choice stands.
+class JsonKeyGuard final : public SequenceConstraint {
+ public:
+  JsonKeyGuard(std::unique_ptr<SequenceConstraint> inner, std::shared_ptr<const GrammarVocab> vocab);
+  ~JsonKeyGuard() override;
+
+  bool allows(int32_t token) override;
+  void mask(std::span<float> logits) override;
+  void accept(int32_t token) override;
+  bool can_end() const override { return inner_->can_end(); }
+  bool finished() const override { return inner_->finished(); }
+  void set_remaining(int64_t tokens) override { inner_->set_remaining(tokens); }
+  // Advances the key tracker over raw bytes (tests); false (and no change) if they would
+  // repeat a key. The inner constraint is not involved.
+  bool accept_bytes(std::string_view bytes);
+
+  struct Tracker;
+
+ private:
+  bool keeps_keys_unique(int32_t token) const;
+  std::unique_ptr<SequenceConstraint> inner_;
+  std::shared_ptr<const GrammarVocab> vocab_;
+  std::unique_ptr<Tracker> tracker_;
+  std::vector<int32_t> quote_tokens_;  // the only tokens that can close a key
 };
 
 }  // namespace smol

@@ -56,12 +56,12 @@ std::optional<Grammar> grammar_from_args(const GenerateArgs& args) {
   if (!args.grammar_file.empty()) return Grammar::from_gbnf(read_text_file(args.grammar_file));
   if (!args.json_schema_file.empty()) {
     try {
-      return Grammar::from_gbnf(json_schema_to_gbnf(read_text_file(args.json_schema_file)));
+      return Grammar::from_gbnf(json_schema_to_gbnf(read_text_file(args.json_schema_file))).with_unique_json_keys();
     } catch (const Error& e) {
       throw Error(args.json_schema_file + ": " + e.what());
     }
   }
-  if (args.json) return Grammar::from_gbnf(json_object_gbnf());
+  if (args.json) return Grammar::from_gbnf(json_object_gbnf()).with_unique_json_keys();
   return std::nullopt;
 }
 

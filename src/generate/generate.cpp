@@ -53,6 +53,10 @@ std::unique_ptr<SequenceConstraint> make_output_constraint(const Engine& engine,
                                                            const std::optional<std::string>& span_of,
                                                            std::vector<int32_t> end_ids) {
   if (grammar && span_of) throw Error("a grammar and an extractive span cannot constrain one output together");
+  if (grammar && grammar->unique_json_keys()) {
+    return std::make_unique<JsonKeyGuard>(
+        std::make_unique<GrammarMatcher>(*grammar, engine.grammar_vocab(), std::move(end_ids)), engine.grammar_vocab());
+  }
   if (grammar) return std::make_unique<GrammarMatcher>(*grammar, engine.grammar_vocab(), std::move(end_ids));
   if (span_of) return std::make_unique<SpanConstraint>(*span_of, engine.grammar_vocab(), std::move(end_ids));
   return nullptr;

@@ -240,10 +240,14 @@ ExprPtr ExprParser::parse_subscript(ExprPtr node) {
   if (at.value == ".") {
     const Token& attr = next();
     if (attr.kind == TokenKind::Name) return make(at, GetAttr{std::move(node), attr.value});
-    if (attr.kind == TokenKind::Int)
-      return make(
-          at, GetItem{std::move(node),
-                      make(attr, Literal{Value(static_cast<int64_t>(std::stoll(attr.value)))})});
+    if (attr.kind == TokenKind::Int) {
+      int64_t index = 0;
+      const auto [end, ec] = std::from_chars(attr.value.data(), attr.value.data() + attr.value.size(), index);
+      if (ec != std::errc() || end != attr.value.data() + attr.value.size()) {
+        fail(attr, "index " + attr.value + " after '.' is too large");  // fuzz: stoll threw out_of_range
+      }
+      return make(at, GetItem{std::move(node), make(attr, Literal{Value(index)})});
+    }
     fail(attr, "expected an attribute name after '.', got " + describe(attr));
   }
   ExprPtr start, stop, step;

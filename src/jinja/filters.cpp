@@ -1,5 +1,6 @@
 // Jinja2's builtin filters (the subset chat templates use), with transformers'
 // tojson, which is Python json.dumps with ensure_ascii=False instead of Jinja2's HTML-safe one.
+#include <charconv>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -37,10 +38,11 @@ Value lookup_path(const Value& item, const Value& attribute) {
   if (!attribute.is_string()) return get_item(item, attribute);
   Value current = item;
   for (const auto& part : py_split(attribute.as_string(), std::string("."), -1)) {
-    bool numeric = !part.empty() && std::all_of(part.begin(), part.end(),
-                                                [](char c) { return c >= '0' && c <= '9'; });
-    current = numeric ? get_item(current, Value(static_cast<int64_t>(std::stoll(part))))
-                      : get_item(current, Value(part));
+    int64_t index = 0;
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), index);
+    // An all-digit part too large for an integer is looked up as a string key, as Jinja does.
+    const bool numeric = !part.empty() && part[0] != '-' && ec == std::errc() && end == part.data() + part.size();
+    current = numeric ? get_item(current, Value(index)) : get_item(current, Value(part));
   }
   return current;
 }

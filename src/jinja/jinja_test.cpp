@@ -353,3 +353,17 @@ TEST(JinjaTemplate, ContextShadowsGlobalsAndStrftimeNowExists) {
 
 }  // namespace
 }  // namespace smol::jinja
+
+namespace smol::jinja {
+namespace {
+
+// fuzz/crashes/jinja_fuzz (CI, 2026-12-07): a '.' index too large for an integer made stoll
+// throw std::out_of_range out of the parser.
+TEST(JinjaFuzzRegressions, HugeDotIndexIsASyntaxError) {
+  EXPECT_NE(error_of("{{ l.99999999999999999999999 }}").find("too large"), std::string::npos);
+  EXPECT_EQ(render("{{ l.1 }}"), "2");
+  EXPECT_EQ(render("{{ users | map(attribute='99999999999999999999999') | list | length }}"), "2");
+}
+
+}  // namespace
+}  // namespace smol::jinja

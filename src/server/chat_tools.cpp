@@ -181,7 +181,7 @@ Grammar tool_call_grammar(const ChatTools& tools, ToolCallSyntax syntax) {
                           several ? " (\"\\n<tool_call>\\n\" root \"\\n</tool_call>\")*" : "");
   }
   try {
-    return Grammar::from_gbnf(gbnf + wrapper, top);
+    return Grammar::from_gbnf(gbnf + wrapper, top).with_unique_json_keys();
   } catch (const Error& e) {
     throw ApiError(400, fmt::format("'tools': {}", e.what()), "invalid_request_error", "tools");
   }

@@ -54,7 +54,7 @@ Grammar from_schema(const json& schema, const std::string& param) {
   } catch (const Error& e) {
     throw ApiError(400, fmt::format("'{}': {}", param, e.what()), "invalid_request_error", param);
   }
-  return compile(gbnf, param);
+  return compile(gbnf, param).with_unique_json_keys();
 }
 
 }  // namespace
@@ -105,7 +105,7 @@ std::optional<Grammar> parse_output_constraint(const json& body) {
   }
   const std::string type = format["type"].get<std::string>();
   if (type == "text") return std::nullopt;
-  if (type == "json_object") return compile(json_object_gbnf(), "response_format");
+  if (type == "json_object") return compile(json_object_gbnf(), "response_format").with_unique_json_keys();
   if (type == "json_schema") {
     const std::string param = "response_format.json_schema";
     if (!format.contains("json_schema") || !format["json_schema"].is_object()) {
