@@ -6,11 +6,8 @@
 #include "fuzz/grammar_walk.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view input = smol::fuzz::as_text(data, size);
-  const size_t nul = input.find('\0');
-  const std::string_view gbnf = input.substr(0, nul);
-  const std::string_view choices =
-      nul == std::string_view::npos ? std::string_view("\x01\x07\x03\x11\x05\x0d\x02\x13\x17\x1d") : input.substr(nul + 1);
+  const auto [gbnf, choices] =
+      smol::fuzz::split_walk_input(smol::fuzz::as_text(data, size), "\x01\x07\x03\x11\x05\x0d\x02\x13\x17\x1d");
   try {
     const smol::Grammar grammar = smol::Grammar::from_gbnf(gbnf);
     smol::fuzz::walk(grammar, choices, [&](const std::string& text) {

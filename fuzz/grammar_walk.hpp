@@ -40,6 +40,17 @@ inline std::shared_ptr<const GrammarVocab> walk_vocab() {
   return vocab;
 }
 
+// A target's input: the text (GBNF or a schema) up to the first NUL, and after it the walk's
+// choices (`fallback` when there is no NUL, e.g. a seed that is a plain grammar file).
+struct WalkInput {
+  std::string_view text, choices;
+};
+inline WalkInput split_walk_input(std::string_view input, std::string_view fallback) {
+  const size_t nul = input.find('\0');
+  if (nul == std::string_view::npos) return {input, fallback};
+  return {input.substr(0, nul), input.substr(nul + 1)};
+}
+
 // Walks `grammar` with one choice per byte of `choices` (at most 256 steps).
 inline void walk(const Grammar& grammar, std::string_view choices,
                  const std::function<void(const std::string&)>& on_complete) {

@@ -18,11 +18,8 @@ void must_be_json(const std::string& text) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view input = smol::fuzz::as_text(data, size);
-  const size_t nul = input.find('\0');
-  const std::string_view schema = input.substr(0, nul);
-  const std::string_view choices =
-      nul == std::string_view::npos ? std::string_view("\x01\x07\x03\x11\x05\x0d\x02\x13\x17\x1d\x0b\x09") : input.substr(nul + 1);
+  const auto [schema, choices] = smol::fuzz::split_walk_input(smol::fuzz::as_text(data, size),
+                                                                "\x01\x07\x03\x11\x05\x0d\x02\x13\x17\x1d\x0b\x09");
   std::string gbnf;
   try {
     gbnf = schema == "object" ? smol::json_object_gbnf() : smol::json_schema_to_gbnf(schema);

@@ -20,13 +20,6 @@ namespace smol {
 
 namespace {
 
-// Keys query t of batch row b may see (as layers_seq2seq.cpp's visible_keys).
-int keys_of(const MhaShape& s, const int32_t* key_lengths, int b, int t) {
-  int n = key_lengths ? std::min(key_lengths[b], s.kv_len) : s.kv_len;
-  if (s.causal) n = std::min(n, t + 1);
-  return n;
-}
-
 struct Head {
   const MhaShape& s;
   int b, h;
@@ -54,14 +47,14 @@ void mha_forward_f32(ThreadPool& pool, float* out, float* probs, const float* q,
     for (size_t item = thread; item < items; item += n_threads) {
       const Head hd{s, static_cast<int>(item / s.n_heads), static_cast<int>(item % s.n_heads)};
       const int64_t st = hd.stride(), L = s.kv_len;
-      const int keys = keys_of(s, key_lengths, hd.b, s.q_len - 1);  // the most any row sees
+      const int keys = mha_visible_keys(s, key_lengths, hd.b, s.q_len - 1);  // the most any row sees
       float* p = probs + hd.p_offset();
       const float* qh = q + hd.q_offset();
       const float* kh = k + hd.kv_offset();
       gemm_serial(s.q_len, keys, s.head_dim, {qh, st, 1}, {kh, 1, st}, p, L, false, Precision::FP32, gemm_scratch);
       for (int t = 0; t < s.q_len; ++t) {
         float* row = p + t * L;
-        const int n = keys_of(s, key_lengths, hd.b, t);
+        const int n = mha_visible_keys(s, key_lengths, hd.b, t);
         for (int j = 0; j < n; ++j) row[j] *= scale;
         if (n > 0) softmax(row, n);
         std::fill(row + n, row + L, 0.0f);
@@ -91,7 +84,7 @@ void mha_backward_f32(ThreadPool& pool, float* dq, float* dk, float* dv, const f
     for (size_t item = thread; item < items; item += n_threads) {
       const Head hd{s, static_cast<int>(item / s.n_heads), static_cast<int>(item % s.n_heads)};
       const int64_t st = hd.stride(), L = s.kv_len;
-      const int keys = keys_of(s, key_lengths, hd.b, s.q_len - 1);
+      const int keys = mha_visible_keys(s, key_lengths, hd.b, s.q_len - 1);
       const float* p = probs + hd.p_offset();
       const float* m = drop_mask ? drop_mask + hd.p_offset() : nullptr;
       const float* doh = dout + hd.q_offset();
@@ -118,7 +111,7 @@ void mha_backward_f32(ThreadPool& pool, float* dq, float* dk, float* dv, const f
       gemm_serial(s.q_len, keys, s.head_dim, {doh, st, 1}, {v + kv0, 1, st}, ds.data(), L, false, Precision::FP32,
                   gemm_scratch);
       for (int t = 0; t < s.q_len; ++t) {
-        const int n = keys_of(s, key_lengths, hd.b, t);
+        const int n = mha_visible_keys(s, key_lengths, hd.b, t);
         const float* pt = p + t * L;
         float* d = ds.data() + t * L;
         float row_sum = 0.0f;

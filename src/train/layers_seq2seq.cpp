@@ -20,13 +20,6 @@ namespace {
 using train_detail::axpy;
 using train_detail::dot;
 
-// Keys query t of batch row b may see.
-int visible_keys(const MhaShape& s, const int32_t* key_lengths, int b, int t) {
-  int n = key_lengths ? std::min(key_lengths[b], s.kv_len) : s.kv_len;
-  if (s.causal) n = std::min(n, t + 1);
-  return n;
-}
-
 }  // namespace
 
 template <typename T>
@@ -191,7 +184,7 @@ void mha_forward(ThreadPool& pool, T* out, T* probs, const T* q, const T* k, con
       const T* vb = v + static_cast<size_t>(b) * s.kv_len * stride + h * s.head_dim;
       const size_t p_off = (static_cast<size_t>(b) * s.n_heads + h) * s.q_len * s.kv_len;
       for (int t = 0; t < s.q_len; ++t) {
-        const int n_keys = visible_keys(s, key_lengths, b, t);
+        const int n_keys = mha_visible_keys(s, key_lengths, b, t);
         T* p = probs + p_off + static_cast<size_t>(t) * s.kv_len;
         const size_t row = static_cast<size_t>(b) * s.q_len + t;
         const T* qt = q + row * stride + h * s.head_dim;
@@ -244,7 +237,7 @@ void mha_backward(ThreadPool& pool, T* dq, T* dk, T* dv, const T* dout, const T*
       }
       const size_t p_off = (static_cast<size_t>(b) * s.n_heads + h) * s.q_len * s.kv_len;
       for (int t = 0; t < s.q_len; ++t) {
-        const int n_keys = visible_keys(s, key_lengths, b, t);
+        const int n_keys = mha_visible_keys(s, key_lengths, b, t);
         const T* p = probs + p_off + static_cast<size_t>(t) * s.kv_len;
         const T* m = drop_mask ? drop_mask + p_off + static_cast<size_t>(t) * s.kv_len : nullptr;
         const size_t row = static_cast<size_t>(b) * s.q_len + t;
